@@ -1,0 +1,321 @@
+// The evaluator host: load → verify signature → check ABI → instantiate →
+// evaluate. Shared by the sidecar, the CLI and the tests. Evaluation uses the
+// core module's `aecp_eval` export directly (the fast path): the host writes
+// slot records into module memory, calls one function, reads the result.
+//
+// INVARIANT: evaluate() is synchronous and not re-entrant per instance; a
+// LoadedBundle is used by one thread (Node's event loop) at a time.
+
+import { AecpError } from "../common/index.js";
+import type { Enforcement, SlotType } from "../legislative/index.js";
+import { DefaultEffect, Enforcement as PbEnforcement, type BundleMetadata } from "../gen/aecp/bundle/v1/bundle_pb.js";
+import * as abi from "./abi.js";
+import type { RequestAttributes } from "./attributes.js";
+import { readBundle, slotTypeFromProto, sourceFromProto, type ReadOptions } from "./format.js";
+import { coerce, resolveSource, type SlotDescriptor, type SlotValue } from "./resolve.js";
+
+export type Effect = "allow" | "deny" | "pause";
+export const EFFECTS: readonly Effect[] = ["allow", "deny", "pause"];
+
+export interface PolicyRef {
+  policy: string;
+  enforcement: Enforcement;
+}
+
+export interface Decision {
+  effect: Effect;
+  /** Violated policies, in policy-table order. */
+  violations: PolicyRef[];
+  /** Policies whose violation an exception grant waived. */
+  waived: PolicyRef[];
+  /** True when no policy scoped the request and DEFAULT decided. */
+  defaulted: boolean;
+  bundle: BundleRef;
+  /** Wall time of slot extraction + evaluation, nanoseconds. */
+  evalNs: number;
+}
+
+export interface BundleRef {
+  name: string;
+  /** Distribution revision; null for a bundle loaded from a file. */
+  revision: number | null;
+  /** `sha256:<hex>` of the signed content. */
+  digest: string;
+  keyId: string | null;
+}
+
+export interface HostSlot extends SlotDescriptor {
+  name: string;
+  needsBytes: boolean;
+}
+
+export interface PolicyEntry {
+  name: string;
+  enforcement: Enforcement;
+  exceptions: string[];
+}
+
+const ENF_NAMES: Record<number, Enforcement> = {
+  [PbEnforcement.BLOCKING]: "BLOCKING",
+  [PbEnforcement.ADVISORY]: "ADVISORY",
+  [PbEnforcement.AUDIT_ONLY]: "AUDIT_ONLY",
+  [PbEnforcement.REQUIRE_APPROVAL]: "REQUIRE_APPROVAL",
+};
+
+/** The first core module inside a WebAssembly component (section id 1). */
+export function extractCoreModule(component: Uint8Array): Uint8Array {
+  const bad = (why: string): never => {
+    throw new AecpError("AECP_BUNDLE_WASM_INVALID", `bundle component is malformed: ${why}`);
+  };
+  if (component.length < 8 || component[0] !== 0 || component[1] !== 0x61 || component[2] !== 0x73 || component[3] !== 0x6d) bad("bad magic");
+  if (component[4] !== 0x0d || component[6] !== 0x01 || component[7] !== 0x00) bad("not a component (layer 1) binary");
+  let i = 8;
+  while (i < component.length) {
+    const id = component[i++]!;
+    let size = 0;
+    let shift = 0;
+    for (;;) {
+      if (i >= component.length || shift > 28) bad("truncated section size");
+      const b = component[i++]!;
+      size |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) break;
+      shift += 7;
+    }
+    size >>>= 0;
+    if (i + size > component.length) bad("section runs past the end");
+    if (id === 1) return component.subarray(i, i + size);
+    i += size;
+  }
+  return bad("no core module section");
+}
+
+export interface LoadOptions extends ReadOptions {
+  /** Distribution revision to report in decisions (set by the distribution watcher). */
+  revision?: number;
+}
+
+export class LoadedBundle {
+  readonly name: string;
+  readonly ref: BundleRef;
+  readonly metadata: BundleMetadata;
+  readonly slots: readonly HostSlot[];
+  readonly policies: readonly PolicyEntry[];
+  readonly exceptions: readonly string[];
+  readonly defaultEffect: "allow" | "deny";
+  readonly component: Uint8Array;
+  readonly sizeBytes: number;
+
+  private readonly dict: Map<string, number>;
+  private readonly exceptionIds: Map<string, number>;
+  private readonly instance: WebAssembly.Instance;
+  private readonly memory: WebAssembly.Memory;
+  private readonly evalFn: () => number;
+  private readonly D: number;
+  private readonly layout: { inputPtr: number; waiverPtr: number; outputPtr: number; scratchPtr: number };
+  private i32!: Int32Array;
+  private u8!: Uint8Array;
+  private f64!: Float64Array;
+  private readonly unknown = new Map<string, number>();
+  private readonly encoder = new TextEncoder();
+
+  private constructor(opened: ReturnType<typeof readBundle>, opts: LoadOptions) {
+    const md = opened.metadata;
+    this.metadata = md;
+    this.name = md.name;
+    this.component = opened.component;
+    this.sizeBytes = opened.sizeBytes;
+    this.ref = Object.freeze({ name: md.name, revision: opts.revision ?? null, digest: `sha256:${opened.digest}`, keyId: opened.keyId ?? null });
+    if (md.abiVersion !== abi.ABI_VERSION) {
+      throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", `bundle declares ABI version ${md.abiVersion}; this host supports ${abi.ABI_VERSION}`);
+    }
+    const layout = md.layout;
+    if (!layout || layout.slotStride !== abi.SLOT_STRIDE) throw new AecpError("AECP_BUNDLE_MALFORMED", "bundle metadata has no valid memory layout");
+    this.layout = { inputPtr: layout.inputPtr, waiverPtr: layout.waiverPtr, outputPtr: layout.outputPtr, scratchPtr: layout.scratchPtr };
+    if ([layout.inputPtr, layout.outputPtr, layout.scratchPtr].some((p) => p % 8 !== 0 && p % 4 !== 0)) throw new AecpError("AECP_BUNDLE_MALFORMED", "misaligned layout");
+    this.slots = md.slots.map((s) => {
+      if (!s.source) throw new AecpError("AECP_BUNDLE_MALFORMED", `slot \`${s.name}\` has no source`);
+      return { name: s.name, source: sourceFromProto(s.source), type: slotTypeFromProto(s.type) as SlotType, needsBytes: s.needsBytes };
+    });
+    this.policies = md.policies.map((p) => {
+      const enforcement = ENF_NAMES[p.enforcement];
+      if (!enforcement) throw new AecpError("AECP_BUNDLE_MALFORMED", `policy \`${p.name}\` has unknown enforcement ${p.enforcement}`);
+      return { name: p.name, enforcement, exceptions: [...p.exceptions] };
+    });
+    this.exceptions = [...md.exceptions];
+    this.exceptionIds = new Map(md.exceptions.map((e, i) => [e, i]));
+    this.defaultEffect = md.defaultEffect === DefaultEffect.DENY ? "deny" : md.defaultEffect === DefaultEffect.ALLOW ? "allow" : abortMalformed("default effect");
+    this.D = md.strings.length;
+    this.dict = new Map(md.strings.map((s, i) => [s, i]));
+
+    const core = extractCoreModule(opened.component);
+    let module: WebAssembly.Module;
+    try {
+      module = new WebAssembly.Module(core);
+      this.instance = new WebAssembly.Instance(module, {});
+    } catch (cause) {
+      throw new AecpError("AECP_BUNDLE_WASM_INVALID", "bundle WebAssembly does not validate or instantiate", { cause });
+    }
+    const ex = this.instance.exports as Record<string, unknown>;
+    const abiFn = ex[abi.EXPORT_ABI_VERSION];
+    const evalFn = ex[abi.EXPORT_EVAL];
+    const memory = ex["memory"];
+    if (typeof abiFn !== "function" || typeof evalFn !== "function" || !(memory instanceof WebAssembly.Memory)) {
+      throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", "bundle module lacks the AECP exports (aecp_abi_version, aecp_eval, memory)");
+    }
+    const moduleAbi = (abiFn as () => number)();
+    if (moduleAbi !== abi.ABI_VERSION) {
+      throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", `bundle module exports ABI version ${moduleAbi}; this host supports ${abi.ABI_VERSION}`);
+    }
+    this.memory = memory;
+    this.evalFn = evalFn as () => number;
+    const needed = this.layout.scratchPtr;
+    if (needed > memory.buffer.byteLength) throw new AecpError("AECP_BUNDLE_MALFORMED", "layout lies outside module memory");
+    this.refreshViews();
+  }
+
+  /** Verify, check and instantiate a bundle file. Throws AecpError with a bundle code. */
+  static load(bytes: Uint8Array, opts: LoadOptions): LoadedBundle {
+    return new LoadedBundle(readBundle(bytes, opts), opts);
+  }
+
+  private refreshViews(): void {
+    const buf = this.memory.buffer;
+    this.i32 = new Int32Array(buf);
+    this.u8 = new Uint8Array(buf);
+    this.f64 = new Float64Array(buf);
+  }
+
+  /** Resolved and coerced slot values for a request (index = slot). */
+  slotValues(attrs: RequestAttributes): SlotValue[] {
+    return this.slots.map((s) => coerce(resolveSource(attrs, s.source), s.type));
+  }
+
+  /** Evaluate a request. `waivers` names exceptions whose grants the caller verified. */
+  evaluate(attrs: RequestAttributes, waivers?: readonly string[]): Decision {
+    const t0 = performance.now();
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      this.writeSlot(i, coerce(resolveSource(attrs, s.source), s.type));
+    }
+    return this.finish(waivers, t0);
+  }
+
+  /** Evaluate pre-resolved slot values (used by conformance tests and replay). */
+  evaluateSlots(values: readonly SlotValue[], waivers?: readonly string[]): Decision {
+    const t0 = performance.now();
+    if (values.length !== this.slots.length) throw new AecpError("AECP_EVAL_FAILED", `expected ${this.slots.length} slot values, got ${values.length}`);
+    for (let i = 0; i < values.length; i++) this.writeSlot(i, values[i]);
+    return this.finish(waivers, t0);
+  }
+
+  private scratchTop = 0;
+
+  private writeSlot(i: number, v: SlotValue): void {
+    if (i === 0) {
+      this.scratchTop = this.layout.scratchPtr;
+      if (this.unknown.size > 0) this.unknown.clear();
+    }
+    const base = this.layout.inputPtr + i * abi.SLOT_STRIDE;
+    const w = base >> 2;
+    const s = this.slots[i]!;
+    if (v === undefined) {
+      this.i32[w] = 0;
+      this.i32[w + 1] = abi.ID_MISSING;
+      return;
+    }
+    this.i32[w] = 1;
+    switch (s.type) {
+      case "string": {
+        const str = v as string;
+        let id = this.dict.get(str);
+        if (id === undefined) {
+          // INVARIANT: distinct unknown strings get distinct ids >= D; equal ones share an id.
+          id = this.unknown.get(str);
+          if (id === undefined) {
+            id = this.D + this.unknown.size;
+            this.unknown.set(str, id);
+          }
+        }
+        this.i32[w + 1] = id;
+        if (s.needsBytes) {
+          const maxBytes = str.length * 3;
+          if (this.scratchTop + maxBytes > this.u8.length) this.grow(this.scratchTop + maxBytes);
+          const { written } = this.encoder.encodeInto(str, this.u8.subarray(this.scratchTop));
+          this.i32[w + 2] = this.scratchTop;
+          this.i32[w + 3] = written;
+          this.scratchTop += written;
+        }
+        return;
+      }
+      case "number":
+        this.i32[w + 1] = abi.ID_MISSING;
+        this.f64[(base + abi.SLOT_NUM) >> 3] = v as number;
+        return;
+      case "bool":
+        this.i32[w + 1] = v ? 1 : 0;
+        return;
+      case "any":
+        this.i32[w + 1] = abi.ID_MISSING;
+        return;
+    }
+  }
+
+  private grow(bytesNeeded: number): void {
+    const pages = Math.ceil((bytesNeeded - this.memory.buffer.byteLength) / 65536);
+    if (pages > 0) this.memory.grow(pages);
+    this.refreshViews();
+  }
+
+  private finish(waivers: readonly string[] | undefined, t0: number): Decision {
+    const wp = this.layout.waiverPtr;
+    const nExc = this.exceptions.length;
+    for (let e = 0; e < nExc; e++) this.u8[wp + e] = 0;
+    if (waivers) {
+      for (const name of waivers) {
+        const id = this.exceptionIds.get(name);
+        if (id !== undefined) this.u8[wp + id] = 1;
+      }
+    }
+    let effectCode: number;
+    try {
+      effectCode = this.evalFn();
+    } catch (cause) {
+      throw new AecpError("AECP_EVAL_FAILED", "policy module trapped during evaluation", { cause });
+    }
+    const out = this.layout.outputPtr >> 2;
+    const nViol = this.i32[out + 2]!;
+    const nWaived = this.i32[out + 3]!;
+    const P = this.policies.length;
+    const effect = EFFECTS[effectCode];
+    if (effect === undefined || nViol < 0 || nViol > P || nWaived < 0 || nWaived > P) {
+      throw new AecpError("AECP_EVAL_FAILED", `policy module returned an invalid result (effect ${effectCode})`);
+    }
+    const violations = this.refs(out + 4, nViol);
+    const waived = this.refs(out + 4 + P, nWaived);
+    return {
+      effect,
+      violations,
+      waived,
+      defaulted: this.i32[out + 1] === 1,
+      bundle: this.ref,
+      evalNs: Math.round((performance.now() - t0) * 1e6),
+    };
+  }
+
+  private refs(start: number, n: number): PolicyRef[] {
+    if (n === 0) return [];
+    const idx: number[] = [];
+    for (let k = 0; k < n; k++) idx.push(this.i32[start + k]!);
+    idx.sort((a, b) => a - b);
+    return idx.map((j) => {
+      const p = this.policies[j];
+      if (!p) throw new AecpError("AECP_EVAL_FAILED", `policy module returned unknown policy index ${j}`);
+      return { policy: p.name, enforcement: p.enforcement };
+    });
+  }
+}
+
+function abortMalformed(what: string): never {
+  throw new AecpError("AECP_BUNDLE_MALFORMED", `bundle metadata has no valid ${what}`);
+}

@@ -1,0 +1,74 @@
+// Runtime error registry: every error that crosses a module boundary carries a
+// stable code from this table. Callers branch on `code`, never on `message`.
+// Compiler diagnostics are NOT errors (see src/legislative/diagnostics.ts); a
+// compile run that finds problems returns them as data.
+//
+// INVARIANT: codes are never reused or renamed once shipped. Retire a code by
+// leaving its entry in place with `retired: true`.
+
+export interface ErrorSpec {
+  /** HTTP status used when the error crosses an HTTP boundary. */
+  readonly http: number;
+  /** One-line meaning, shown in docs and `aecp --help-errors`. */
+  readonly summary: string;
+  readonly retired?: boolean;
+}
+
+export const ERROR_CODES = {
+  // --- usage / configuration -------------------------------------------------
+  AECP_USAGE: { http: 400, summary: "invalid command-line usage" },
+  AECP_IO: { http: 500, summary: "a file could not be read or written" },
+  AECP_INTERNAL: { http: 500, summary: "an internal invariant failed (a bug)" },
+  // --- keys and signatures ---------------------------------------------------
+  AECP_KEY_INVALID: { http: 400, summary: "a PEM key file is malformed or not Ed25519" },
+  AECP_BUNDLE_SIGNATURE_INVALID: { http: 400, summary: "the bundle signature does not verify" },
+  AECP_BUNDLE_UNTRUSTED_KEY: { http: 400, summary: "the bundle was signed by a key that is not trusted" },
+  AECP_BUNDLE_UNSIGNED: { http: 400, summary: "the bundle carries no signature" },
+  // --- bundle format ---------------------------------------------------------
+  AECP_BUNDLE_MALFORMED: { http: 400, summary: "the bundle file is not a well-formed AECP bundle" },
+  AECP_BUNDLE_FORMAT_VERSION: { http: 400, summary: "the bundle format version is not supported" },
+  AECP_BUNDLE_DIGEST_MISMATCH: { http: 400, summary: "the bundle content does not match its digest" },
+  AECP_BUNDLE_TOO_LARGE: { http: 413, summary: "the bundle exceeds the configured size limit" },
+  AECP_BUNDLE_WASM_INVALID: { http: 400, summary: "the bundle's WebAssembly does not validate or instantiate" },
+  AECP_BUNDLE_ABI_MISMATCH: { http: 400, summary: "the bundle's WebAssembly ABI version is not supported" },
+  // --- compile ---------------------------------------------------------------
+  AECP_COMPILE_FAILED: { http: 400, summary: "policy sources have errors (see diagnostics)" },
+  AECP_NO_SOURCES: { http: 400, summary: "no policy sources were found at the given paths" },
+  // --- requests --------------------------------------------------------------
+  AECP_REQUEST_MALFORMED: { http: 400, summary: "the CheckRequest is not in a recognized shape" },
+  AECP_REQUEST_PATH_INVALID: { http: 400, summary: "the request path cannot be normalized safely" },
+  AECP_REQUEST_TOO_LARGE: { http: 413, summary: "the request exceeds a configured size limit" },
+  AECP_EVAL_FAILED: { http: 500, summary: "the policy evaluation trapped or failed" },
+  // --- policy tests ------------------------------------------------------------
+  AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error with a stable code. `cause` is logged, never sent to a client. */
+export class AecpError extends Error {
+  readonly code: ErrorCode;
+  /** Structured detail that is safe to show to a client (no secrets, no stack). */
+  readonly detail: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AecpError";
+    this.code = code;
+    this.detail = options?.detail === undefined ? undefined : Object.freeze({ ...options.detail });
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; detail?: Readonly<Record<string, unknown>> } {
+    return this.detail === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+export function isAecpError(e: unknown, code?: ErrorCode): e is AecpError {
+  return e instanceof AecpError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,550 @@
+// Envoy ext_authz adapter: CheckRequest JSON -> RequestAttributes.
+//
+// The sidecar receives Envoy's `envoy.service.auth.v3.CheckRequest` (as proto3
+// JSON, or wrapped the way OPA tooling records it) and hands the decision core
+// transport-free `RequestAttributes` (src/bundle/attributes.ts). This module is
+// the only place that knows the CheckRequest shape. It runs once per request,
+// so it makes one pass over the input, does no JSON re-serialization and leaves
+// an already-normal path untouched (see ./path.ts).
+//
+// Accepted shapes:
+//   1. proto3 JSON CheckRequest `{"attributes": {...}}` (camelCase names);
+//   2. the same with snake_case names (`context_extensions`, `raw_body`, ...);
+//      both spellings are accepted for every field, but not both at once;
+//   3. an OPA-style input `{"attributes": ..., "parsed_body": ..., ...}`: the
+//      extra keys are ignored (the body is parsed here, never trusted from
+//      `parsed_body`);
+//   4. an OPA decision-log event `{"decision_id": ..., "input": {"attributes": ...}}`.
+//
+// Type errors -> AECP_REQUEST_MALFORMED naming the field path; hostile sizes ->
+// AECP_REQUEST_TOO_LARGE; unusable paths -> AECP_REQUEST_PATH_INVALID.
+// Absent optional fields, `null` and proto3 default values ("" and port 0) are
+// treated as "not set".
+//
+// Maps produced here (headers, query, context, labels, metadata) have a null
+// prototype: a header named "__proto__" or "constructor" is an ordinary key and
+// a lookup of a missing key never reaches Object.prototype.
+
+import type { PeerAttributes, RequestAttributes } from "../bundle/attributes.js";
+import { AecpError } from "../common/errors.js";
+import { normalizePath } from "./path.js";
+
+export interface CheckRequestOptions {
+  /** Largest body (UTF-8 bytes, or decoded bytes of `raw_body`) that is parsed; default 1 MiB. A larger body is not parsed: `body` stays undefined. */
+  maxBodyBytes?: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Limits against hostile input (exceeding one -> AECP_REQUEST_TOO_LARGE). */
+export const MAX_HEADER_COUNT = 1000;
+export const MAX_HEADER_VALUE_BYTES = 64 * 1024;
+export const MAX_PATH_BYTES = 16 * 1024;
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function malformed(message: string): never {
+  throw new AecpError("AECP_REQUEST_MALFORMED", message);
+}
+
+function tooLarge(message: string): never {
+  throw new AecpError("AECP_REQUEST_TOO_LARGE", message);
+}
+
+function newMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** True if the UTF-8 encoding of `s` is longer than `limit` bytes (avoids the byte count when the length decides). */
+function utf8Exceeds(s: string, limit: number): boolean {
+  if (s.length > limit) return true; // every UTF-16 unit is >= 1 UTF-8 byte
+  if (s.length * 3 <= limit) return false; // every UTF-16 unit is <= 3 UTF-8 bytes
+  return Buffer.byteLength(s, "utf8") > limit;
+}
+
+// ---------------------------------------------------------------------------
+// Field access (camelCase / snake_case, strict types)
+// ---------------------------------------------------------------------------
+
+// Error-message paths are built only when an error is thrown: `at` is the
+// parent's path ("attributes.request.http"), `key` the field name.
+
+/** The value of a field spelled `camel` or `snake` (null counts as absent); both spellings at once is malformed. */
+function field(obj: JsonObject, camel: string, snake: string, at: string): unknown {
+  const a = obj[camel];
+  const b = obj[snake];
+  if (a === undefined || a === null) return b === null ? undefined : b;
+  if (b !== undefined && b !== null) malformed(`${at} has both ${camel} and ${snake}`);
+  return a;
+}
+
+/** The spelling of a two-spelling field that is present (camelCase if neither). */
+function spelled(obj: JsonObject, camel: string, snake: string): string {
+  return obj[camel] === undefined && obj[snake] !== undefined ? snake : camel;
+}
+
+/** Optional string; "" (the proto3 default) is returned as undefined. */
+function asString(v: unknown, at: string, key: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") malformed(`${at}.${key} must be a string`);
+  return v === "" ? undefined : v;
+}
+
+function getString(obj: JsonObject, key: string, at: string): string | undefined {
+  return asString(obj[key], at, key);
+}
+
+function getString2(obj: JsonObject, camel: string, snake: string, at: string): string | undefined {
+  const v = field(obj, camel, snake, at);
+  if (v === undefined || typeof v === "string") return v === "" ? undefined : v;
+  malformed(`${at}.${spelled(obj, camel, snake)} must be a string`);
+}
+
+function asObject(v: unknown, at: string, key: string): JsonObject | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) malformed(key === "" ? `${at} must be an object` : `${at}.${key} must be an object`);
+  return v;
+}
+
+function getObject(obj: JsonObject, key: string, at: string): JsonObject | undefined {
+  return asObject(obj[key], at, key);
+}
+
+function getObject2(obj: JsonObject, camel: string, snake: string, at: string): JsonObject | undefined {
+  const v = field(obj, camel, snake, at);
+  if (v === undefined || isObject(v)) return v;
+  malformed(`${at}.${spelled(obj, camel, snake)} must be an object`);
+}
+
+/** A proto `map<string, string>`, copied into a null-prototype object. */
+function asStringMap(v: unknown, at: string, key: string): Record<string, string> {
+  const out = newMap<string>();
+  if (v === undefined || v === null) return out;
+  if (!isObject(v)) malformed(`${at}.${key} must be an object of strings`);
+  for (const k in v) {
+    const s = v[k];
+    if (typeof s !== "string") malformed(`${at}.${key} must be an object of strings`);
+    out[k] = s;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Entry point
+// ---------------------------------------------------------------------------
+
+/** Accepts any of the shapes above; returns attributes or throws AecpError. */
+export function attributesFromCheckRequestJson(input: unknown, options?: CheckRequestOptions): RequestAttributes {
+  const maxBodyBytes = options?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (typeof maxBodyBytes !== "number" || !(maxBodyBytes >= 0)) {
+    throw new AecpError("AECP_USAGE", "maxBodyBytes must be a non-negative number");
+  }
+
+  if (!isObject(input)) malformed("CheckRequest must be a JSON object");
+  let attrs: JsonObject;
+  let at: string;
+  if (input["attributes"] !== undefined && input["attributes"] !== null) {
+    if (!isObject(input["attributes"])) malformed("attributes must be an object");
+    attrs = input["attributes"];
+    at = "attributes";
+  } else if (isObject(input["input"]) && input["input"]["attributes"] !== undefined) {
+    // OPA decision-log event: the CheckRequest is input.attributes.
+    const a = input["input"]["attributes"];
+    if (!isObject(a)) malformed("input.attributes must be an object");
+    attrs = a;
+    at = "input.attributes";
+  } else {
+    malformed("CheckRequest has no attributes (expected attributes or input.attributes)");
+  }
+
+  const request = getObject(attrs, "request", at);
+  const httpAt = `${at}.request.http`;
+  const http = request?.["http"];
+  if (!isObject(http)) malformed(`${httpAt} must be an object`);
+
+  const headers = readHeaders(http, httpAt);
+
+  // --- method, host, scheme, protocol, id ----------------------------------
+  const method = (getString(http, "method", httpAt) ?? nonEmpty(headers[":method"]))?.toUpperCase();
+  const host = (
+    getString(http, "host", httpAt) ??
+    nonEmpty(headers[":authority"]) ??
+    nonEmpty(headers["host"])
+  )?.toLowerCase();
+  const scheme = (
+    getString(http, "scheme", httpAt) ??
+    nonEmpty(headers[":scheme"]) ??
+    nonEmpty(headers["x-forwarded-proto"])
+  )?.toLowerCase();
+  const protocol = getString(http, "protocol", httpAt);
+  const requestId = getString(http, "id", httpAt);
+
+  // --- path and query ------------------------------------------------------
+  const rawPath = getString(http, "path", httpAt) ?? nonEmpty(headers[":path"]);
+  let path: string | undefined;
+  let query: Record<string, string>;
+  if (rawPath === undefined) {
+    query = newMap<string>();
+  } else {
+    if (utf8Exceeds(rawPath, MAX_PATH_BYTES)) tooLarge(`request path exceeds the ${MAX_PATH_BYTES}-byte path limit`);
+    // The fragment starts at the first "#"; the query at the first "?" before it.
+    const hash = rawPath.indexOf("#");
+    const beforeHash = hash === -1 ? rawPath : rawPath.slice(0, hash);
+    const q = beforeHash.indexOf("?");
+    const pathPart = q === -1 ? beforeHash : beforeHash.slice(0, q);
+    path = normalizePath(pathPart);
+    if (path === "*" && method !== "OPTIONS") {
+      throw new AecpError("AECP_REQUEST_PATH_INVALID", "request path '*' is only allowed for OPTIONS");
+    }
+    query = q === -1 ? newMap<string>() : parseQuery(beforeHash.slice(q + 1));
+  }
+
+  // --- body ------------------------------------------------------------------
+  const body = readBody(http, httpAt, headers, maxBodyBytes);
+
+  // --- peers, context, metadata ------------------------------------------------
+  const source = readPeer(attrs["source"], `${at}.source`);
+  // Deliberately NOT falling back to `x-forwarded-client-cert` (Istio XFCC
+  // "URI=spiffe://...") when the source principal is absent: request headers
+  // are client-controlled unless the proxy is configured to sanitize/overwrite
+  // XFCC, which this adapter cannot verify. The source identity comes only from
+  // Envoy's own view of the connection (attributes.source.principal).
+  const destination = readPeer(attrs["destination"], `${at}.destination`);
+  const context = asStringMap(
+    field(attrs, "contextExtensions", "context_extensions", at),
+    at,
+    spelled(attrs, "contextExtensions", "context_extensions"),
+  );
+  const metadata = readMetadata(attrs, at);
+
+  const out: RequestAttributes = { query, headers, source, destination, context, metadata };
+  if (method !== undefined) out.method = method;
+  if (path !== undefined) out.path = path;
+  if (rawPath !== undefined) out.rawPath = rawPath;
+  if (host !== undefined) out.host = host;
+  if (scheme !== undefined) out.scheme = scheme;
+  if (protocol !== undefined) out.protocol = protocol;
+  if (body !== undefined) out.body = body;
+  if (requestId !== undefined) out.requestId = requestId;
+  return out;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === "" ? undefined : s;
+}
+
+// ---------------------------------------------------------------------------
+// Headers
+// ---------------------------------------------------------------------------
+
+function readHeaders(http: JsonObject, at: string): Record<string, string> {
+  const out = newMap<string>();
+  const headerMap = getObject2(http, "headerMap", "header_map", at);
+  const plain = http["headers"];
+  // Envoy >= 1.27 with `encode_raw_headers` sends `header_map` INSTEAD of `headers`.
+  const list = headerMap?.["headers"];
+  if (list !== undefined && list !== null) {
+    const mapKey = spelled(http, "headerMap", "header_map");
+    const mapAt = `${at}.${mapKey}`;
+    if (!Array.isArray(list)) malformed(`${mapAt}.headers must be an array`);
+    if (list.length > 0) {
+      if (isObject(plain) && hasAnyKey(plain)) malformed(`${at} has both headers and ${mapKey}`);
+      if (list.length > MAX_HEADER_COUNT) tooLarge(`request has more than ${MAX_HEADER_COUNT} headers (header limit)`);
+      for (let i = 0; i < list.length; i++) {
+        // Envoy HeaderValue {key, value | raw_value (base64 bytes)}.
+        const entry: unknown = list[i];
+        if (!isObject(entry)) malformed(`${mapAt}.headers[${i}] must be an object`);
+        const key = entry["key"];
+        if (typeof key !== "string") malformed(`${mapAt}.headers[${i}].key must be a string`);
+        const value = entry["value"];
+        if (value !== undefined && value !== null && typeof value !== "string") {
+          malformed(`${mapAt}.headers[${i}].value must be a string`);
+        }
+        let raw = entry["rawValue"];
+        if (raw === undefined || raw === null) raw = entry["raw_value"];
+        else if (entry["raw_value"] !== undefined && entry["raw_value"] !== null) {
+          malformed(`${mapAt}.headers[${i}] has both rawValue and raw_value`);
+        }
+        let v: string;
+        if (raw !== undefined && raw !== null && raw !== "") {
+          const rawKey = spelled(entry, "rawValue", "raw_value");
+          if (typeof raw !== "string") malformed(`${mapAt}.headers[${i}].${rawKey} must be a string`);
+          if (typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
+          if (!isBase64(raw)) malformed(`${mapAt}.headers[${i}].${rawKey} must be base64`);
+          if (base64DecodedLength(raw) > MAX_HEADER_VALUE_BYTES) headerTooLarge();
+          v = Buffer.from(raw, "base64").toString("utf8");
+        } else {
+          v = typeof value === "string" ? value : "";
+          if (utf8Exceeds(v, MAX_HEADER_VALUE_BYTES)) headerTooLarge();
+        }
+        addHeader(out, key, v);
+      }
+      return out;
+    }
+  }
+
+  if (plain === undefined || plain === null) return out;
+  if (!isObject(plain)) malformed(`${at}.headers must be an object of strings`);
+  let count = 0;
+  for (const k in plain) {
+    if (++count > MAX_HEADER_COUNT) tooLarge(`request has more than ${MAX_HEADER_COUNT} headers (header limit)`);
+    const v = plain[k];
+    if (typeof v !== "string") malformed(`${at}.headers must be an object of strings`);
+    if (utf8Exceeds(v, MAX_HEADER_VALUE_BYTES)) headerTooLarge();
+    addHeader(out, k, v);
+  }
+  return out;
+}
+
+function headerTooLarge(): never {
+  tooLarge(`a request header value exceeds the ${MAX_HEADER_VALUE_BYTES}-byte header value limit`);
+}
+
+function hasAnyKey(o: JsonObject): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+function addHeader(out: Record<string, string>, name: string, value: string): void {
+  const key = name.toLowerCase();
+  const prev = out[key];
+  out[key] = prev === undefined ? value : prev + "," + value;
+}
+
+// ---------------------------------------------------------------------------
+// Query
+// ---------------------------------------------------------------------------
+
+/** application/x-www-form-urlencoded; a repeated key holds its values joined with ",". */
+function parseQuery(q: string): Record<string, string> {
+  const out = newMap<string>();
+  if (q === "") return out;
+  for (const [k, v] of new URLSearchParams(q)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : prev + "," + v;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Body
+// ---------------------------------------------------------------------------
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+function readBody(
+  http: JsonObject,
+  at: string,
+  headers: Readonly<Record<string, string>>,
+  maxBodyBytes: number,
+): unknown {
+  const text = getString(http, "body", at);
+  const raw = getString2(http, "rawBody", "raw_body", at);
+  if (text !== undefined && raw !== undefined) malformed(`${at} has both body and ${spelled(http, "rawBody", "raw_body")}`);
+  if (text === undefined && raw === undefined) return undefined;
+
+  // Envoy sets this when the body was truncated at max_request_bytes.
+  const partial = headers["x-envoy-auth-partial-body"];
+  if (partial !== undefined && partial.trim().toLowerCase() === "true") return undefined;
+
+  const kind = contentKind(headers["content-type"]);
+  if (kind === "other") return undefined;
+
+  let s: string;
+  if (text !== undefined) {
+    if (utf8Exceeds(text, maxBodyBytes)) return undefined;
+    s = text;
+  } else {
+    // raw_body is only inspected (and validated) when it is going to be parsed.
+    if (base64DecodedLength(raw!) > maxBodyBytes) return undefined;
+    if (!isBase64(raw!)) malformed(`${at}.${spelled(http, "rawBody", "raw_body")} must be base64`);
+    try {
+      s = utf8Decoder.decode(Buffer.from(raw!, "base64"));
+    } catch {
+      return undefined; // not UTF-8, so not JSON
+    }
+  }
+  if (kind === "absent" && !startsLikeJson(s)) return undefined;
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "json" for application/json and application/*+json, "absent" without a content-type, else "other" (incl. gRPC). */
+function contentKind(ct: string | undefined): "json" | "absent" | "other" {
+  if (ct === undefined) return "absent";
+  const semi = ct.indexOf(";");
+  const media = (semi === -1 ? ct : ct.slice(0, semi)).trim().toLowerCase();
+  if (media === "") return "absent";
+  if (media === "application/json") return "json";
+  if (media.startsWith("application/grpc")) return "other";
+  if (media.startsWith("application/") && media.endsWith("+json")) return "json";
+  return "other";
+}
+
+function startsLikeJson(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x7b || c === 0x5b; // "{" or "["
+  }
+  return false;
+}
+
+/** Standard or URL-safe base64, padding optional (proto3 JSON accepts both). */
+function isBase64(s: string): boolean {
+  let end = s.length;
+  if (end > 0 && s.charCodeAt(end - 1) === 0x3d) end--;
+  if (end > 0 && s.charCodeAt(end - 1) === 0x3d) end--;
+  if (end % 4 === 1) return false;
+  if (end !== s.length && s.length % 4 !== 0) return false;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    const ok =
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      (c >= 0x30 && c <= 0x39) || // 0-9
+      c === 0x2b || // +
+      c === 0x2f || // /
+      c === 0x2d || // -
+      c === 0x5f; // _
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function base64DecodedLength(s: string): number {
+  let end = s.length;
+  if (end > 0 && s.charCodeAt(end - 1) === 0x3d) end--;
+  if (end > 0 && s.charCodeAt(end - 1) === 0x3d) end--;
+  return Math.floor((end * 3) / 4);
+}
+
+// ---------------------------------------------------------------------------
+// Peers
+// ---------------------------------------------------------------------------
+
+function readPeer(v: unknown, at: string): PeerAttributes {
+  const out: PeerAttributes = {};
+  const peer = asObject(v, at, "");
+  if (peer === undefined) return out;
+
+  const principal = getString(peer, "principal", at);
+  if (principal !== undefined) {
+    out.principal = principal;
+    parseSpiffe(principal, out);
+  }
+
+  const address = getObject(peer, "address", at);
+  if (address !== undefined) {
+    const addressAt = `${at}.address`;
+    const sa = getObject2(address, "socketAddress", "socket_address", addressAt);
+    if (sa !== undefined) {
+      const saAt = `${addressAt}.${spelled(address, "socketAddress", "socket_address")}`;
+      const ip = getString(sa, "address", saAt);
+      if (ip !== undefined) out.address = ip;
+      const port = readPort(field(sa, "portValue", "port_value", saAt), saAt, spelled(sa, "portValue", "port_value"));
+      if (port !== undefined) out.port = port;
+    }
+    // Other Address kinds (pipe, envoyInternalAddress) carry no IP/port.
+  }
+
+  const service = getString(peer, "service", at);
+  if (service !== undefined) out.service = service;
+  const labels = asStringMap(peer["labels"], at, "labels");
+  if (hasAnyKey(labels)) out.labels = labels;
+  return out;
+}
+
+/** uint32 port as a number or a numeric string; 0 (the proto3 default) means unset. */
+function readPort(v: unknown, at: string, key: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  let port: number;
+  if (typeof v === "number") {
+    port = v;
+  } else if (typeof v === "string" && v.length >= 1 && v.length <= 5 && isDigits(v)) {
+    port = Number(v);
+  } else {
+    malformed(`${at}.${key} must be a port number`);
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) malformed(`${at}.${key} must be a port number`);
+  return port === 0 ? undefined : port;
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+const SPIFFE_PREFIX = "spiffe://";
+
+/**
+ * Sets trustDomain (any valid SPIFFE ID) and namespace/serviceAccount (only the
+ * Kubernetes form `spiffe://<td>/ns/<ns>/sa/<sa>`). Anything that is not a
+ * valid SPIFFE ID sets nothing; nothing is rejected here.
+ */
+function parseSpiffe(principal: string, out: PeerAttributes): void {
+  if (!principal.startsWith(SPIFFE_PREFIX)) return;
+  const rest = principal.slice(SPIFFE_PREFIX.length);
+  const slash = rest.indexOf("/");
+  const td = slash === -1 ? rest : rest.slice(0, slash);
+  if (td === "" || !validChars(td, true)) return;
+  if (slash === -1) {
+    out.trustDomain = td;
+    return;
+  }
+  const segs = rest.slice(slash + 1).split("/");
+  for (const s of segs) {
+    if (s === "" || s === "." || s === ".." || !validChars(s, false)) return; // not a valid SPIFFE ID
+  }
+  out.trustDomain = td;
+  if (segs.length === 4 && segs[0] === "ns" && segs[2] === "sa") {
+    out.namespace = segs[1]!;
+    out.serviceAccount = segs[3]!;
+  }
+}
+
+/** SPIFFE ID charset: trust domain [a-z0-9.-_], path segments [a-zA-Z0-9.-_]. */
+function validChars(s: string, trustDomain: boolean): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok =
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2e ||
+      c === 0x2d ||
+      c === 0x5f ||
+      (!trustDomain && c >= 0x41 && c <= 0x5a);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Metadata
+// ---------------------------------------------------------------------------
+
+function readMetadata(attrs: JsonObject, at: string): Record<string, unknown> {
+  const out = newMap<unknown>();
+  const mc = getObject2(attrs, "metadataContext", "metadata_context", at);
+  if (mc === undefined) return out;
+  const mcAt = `${at}.${spelled(attrs, "metadataContext", "metadata_context")}`;
+  const fm = getObject2(mc, "filterMetadata", "filter_metadata", mcAt);
+  if (fm === undefined) return out;
+  for (const ns in fm) {
+    const struct = fm[ns];
+    // A protobuf Struct in JSON is a plain object; it came from JSON.parse, so
+    // it is kept by reference (no deep copy).
+    if (!isObject(struct)) malformed(`${mcAt}.${spelled(mc, "filterMetadata", "filter_metadata")}["${ns.slice(0, 64)}"] must be an object`);
+    out[ns] = struct;
+  }
+  return out;
+}
