@@ -8,7 +8,7 @@
 
 import { AecpError } from "../common/index.js";
 import type { Enforcement, SlotType } from "../legislative/index.js";
-import { DefaultEffect, Enforcement as PbEnforcement, type BundleMetadata } from "../gen/aecp/bundle/v1/bundle_pb.js";
+import { DefaultEffect, Enforcement as PbEnforcement } from "../gen/aecp/bundle/v1/bundle_pb.js";
 import * as abi from "./abi.js";
 import type { RequestAttributes } from "./attributes.js";
 import { readBundle, slotTypeFromProto, sourceFromProto, type ReadOptions } from "./format.js";
@@ -53,6 +53,9 @@ export interface PolicyEntry {
   name: string;
   enforcement: Enforcement;
   exceptions: string[];
+  auditRequired: boolean;
+  /** REQUIRE_APPROVAL settings (what the approvals service needs on pause). */
+  approval: { approvers: string[]; quorum: number; timeoutMs: number } | undefined;
 }
 
 const ENF_NAMES: Record<number, Enforcement> = {
@@ -97,12 +100,15 @@ export interface LoadOptions extends ReadOptions {
 export class LoadedBundle {
   readonly name: string;
   readonly ref: BundleRef;
-  readonly metadata: BundleMetadata;
+  /** ABI version and compiler that produced the bundle. */
+  readonly abiVersion: number;
+  readonly compilerVersion: string;
+  /** Bytes of WebAssembly memory the module uses statically (data + input/output areas). */
+  readonly staticMemoryBytes: number;
   readonly slots: readonly HostSlot[];
   readonly policies: readonly PolicyEntry[];
   readonly exceptions: readonly string[];
   readonly defaultEffect: "allow" | "deny";
-  readonly component: Uint8Array;
   readonly sizeBytes: number;
 
   private readonly dict: Map<string, number>;
@@ -119,10 +125,12 @@ export class LoadedBundle {
   private readonly encoder = new TextEncoder();
 
   private constructor(opened: ReturnType<typeof readBundle>, opts: LoadOptions) {
+    // INVARIANT: only what evaluation needs is kept; the decoded metadata and
+    // the component bytes become garbage after construction (memory budget).
     const md = opened.metadata;
-    this.metadata = md;
     this.name = md.name;
-    this.component = opened.component;
+    this.abiVersion = md.abiVersion;
+    this.compilerVersion = md.compilerVersion;
     this.sizeBytes = opened.sizeBytes;
     this.ref = Object.freeze({ name: md.name, revision: opts.revision ?? null, digest: `sha256:${opened.digest}`, keyId: opened.keyId ?? null });
     if (md.abiVersion !== abi.ABI_VERSION) {
@@ -131,6 +139,7 @@ export class LoadedBundle {
     const layout = md.layout;
     if (!layout || layout.slotStride !== abi.SLOT_STRIDE) throw new AecpError("AECP_BUNDLE_MALFORMED", "bundle metadata has no valid memory layout");
     this.layout = { inputPtr: layout.inputPtr, waiverPtr: layout.waiverPtr, outputPtr: layout.outputPtr, scratchPtr: layout.scratchPtr };
+    this.staticMemoryBytes = layout.scratchPtr;
     if ([layout.inputPtr, layout.outputPtr, layout.scratchPtr].some((p) => p % 8 !== 0 && p % 4 !== 0)) throw new AecpError("AECP_BUNDLE_MALFORMED", "misaligned layout");
     this.slots = md.slots.map((s) => {
       if (!s.source) throw new AecpError("AECP_BUNDLE_MALFORMED", `slot \`${s.name}\` has no source`);
@@ -139,7 +148,14 @@ export class LoadedBundle {
     this.policies = md.policies.map((p) => {
       const enforcement = ENF_NAMES[p.enforcement];
       if (!enforcement) throw new AecpError("AECP_BUNDLE_MALFORMED", `policy \`${p.name}\` has unknown enforcement ${p.enforcement}`);
-      return { name: p.name, enforcement, exceptions: [...p.exceptions] };
+      const a = p.approval;
+      return {
+        name: p.name,
+        enforcement,
+        exceptions: [...p.exceptions],
+        auditRequired: p.auditRequired,
+        approval: a ? { approvers: [...a.approvers], quorum: a.quorum, timeoutMs: Number(a.timeoutMs) } : undefined,
+      };
     });
     this.exceptions = [...md.exceptions];
     this.exceptionIds = new Map(md.exceptions.map((e, i) => [e, i]));
@@ -205,8 +221,21 @@ export class LoadedBundle {
   evaluateSlots(values: readonly SlotValue[], waivers?: readonly string[]): Decision {
     const t0 = performance.now();
     if (values.length !== this.slots.length) throw new AecpError("AECP_EVAL_FAILED", `expected ${this.slots.length} slot values, got ${values.length}`);
-    for (let i = 0; i < values.length; i++) this.writeSlot(i, values[i]);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      // same normalization as `coerce`: strings are well-formed UTF-16
+      this.writeSlot(i, typeof v === "string" && !v.isWellFormed() ? v.toWellFormed() : v);
+    }
     return this.finish(waivers, t0);
+  }
+
+  /**
+   * Run the module once more on the slot values already in memory and return
+   * the effect code; no extraction, no result decoding. For benchmarks that
+   * time the WebAssembly evaluation alone.
+   */
+  evaluateInPlace(): number {
+    return this.evalFn();
   }
 
   private scratchTop = 0;

@@ -62,13 +62,17 @@ export function parsePrivateKeyPem(pem: string, label = "private key"): PrivateK
 }
 
 export function parsePublicKeyPem(pem: string, label = "public key"): PublicKey {
+  // node:crypto would derive a public key from a private PEM; refuse instead,
+  // so a private key never ends up distributed as a trust anchor.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw new AecpError("AECP_KEY_INVALID", `${label} is a private key; pass the public key (aecp.pub)`);
+  }
   let k: KeyObject;
   try {
     k = createPublicKey({ key: pem, format: "pem" });
   } catch (cause) {
     throw new AecpError("AECP_KEY_INVALID", `${label} is not an SPKI PEM public key`, { cause });
   }
-  if (k.type !== "public") throw new AecpError("AECP_KEY_INVALID", `${label} is a private key; pass the public key`);
   asEd25519(k, label);
   const publicKey = b64url(k.export({ format: "jwk" }).x, "public point");
   return { publicKey, keyId: keyIdOf(publicKey) };

@@ -81,7 +81,10 @@ export function coerce(v: unknown, t: SlotType): SlotValue {
   if (v === undefined || v === null) return undefined;
   switch (t) {
     case "string":
-      if (typeof v === "string") return v;
+      // INVARIANT: strings are well-formed UTF-16 (lone surrogates → U+FFFD),
+      // so comparisons on code units (interpreter, dictionary) and on UTF-8
+      // bytes (the module's string operations) see the same text.
+      if (typeof v === "string") return v.isWellFormed() ? v : v.toWellFormed();
       if (typeof v === "number") return Number.isFinite(v) ? String(v) : undefined;
       if (typeof v === "boolean") return v ? "true" : "false";
       return undefined;

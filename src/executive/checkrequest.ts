@@ -25,8 +25,8 @@
 // prototype: a header named "__proto__" or "constructor" is an ordinary key and
 // a lookup of a missing key never reaches Object.prototype.
 
-import type { PeerAttributes, RequestAttributes } from "../bundle/attributes.js";
-import { AecpError } from "../common/errors.js";
+import type { PeerAttributes, RequestAttributes } from "../bundle/index.js";
+import { AecpError } from "../common/index.js";
 import { normalizePath } from "./path.js";
 
 export interface CheckRequestOptions {

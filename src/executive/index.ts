@@ -3,3 +3,4 @@
 export { attributesFromCheckRequestJson, DEFAULT_MAX_BODY_BYTES } from "./checkrequest.js";
 export type { CheckRequestOptions } from "./checkrequest.js";
 export { normalizePath } from "./path.js";
+export { checkRequestFromShorthand } from "./shorthand.js";

@@ -34,7 +34,7 @@
 // path ("/api/v1/items", "/.well-known/x") is returned unchanged, without
 // allocating.
 
-import { AecpError } from "../common/errors.js";
+import { AecpError } from "../common/index.js";
 
 // Character classes for ASCII code points.
 const C_OK = 0; // allowed raw in a path: unreserved, sub-delims, ":", "@", "/"

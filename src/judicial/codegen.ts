@@ -216,17 +216,25 @@ export function codegen(ir: Ir): CodegenResult {
         return;
       case "and":
       case "or": {
-        const [first, ...rest] = cond.items;
-        emit(c, first!);
-        if (rest.length === 0) return;
-        c.if(I32);
-        if (cond.k === "and") {
-          emit(c, rest.length === 1 ? rest[0]! : { k: "and", items: rest });
-          c.else().i32Const(0);
-        } else {
-          c.i32Const(1).else();
-          emit(c, rest.length === 1 ? rest[0]! : { k: "or", items: rest });
+        // Flat short-circuit, no nesting (a 10,000-term AND stays one block):
+        //   block (result i32)
+        //     i32.const <exit>  <item>  [i32.eqz]  br_if 0  drop     ; per item but the last
+        //     <last item>
+        //   end
+        const n = cond.items.length;
+        if (n === 1) {
+          emit(c, cond.items[0]!);
+          return;
         }
+        const exit = cond.k === "and" ? 0 : 1;
+        c.block(I32);
+        for (let k = 0; k < n - 1; k++) {
+          c.i32Const(exit);
+          emit(c, cond.items[k]!);
+          if (cond.k === "and") c.i32Eqz();
+          c.brIf(0).drop();
+        }
+        emit(c, cond.items[n - 1]!);
         c.end();
         return;
       }
@@ -523,7 +531,8 @@ export function codegen(ir: Ir): CodegenResult {
     // effect
     c.globalGet(gBlock).if(I32).i32Const(abi.EFFECT_DENY).else();
     c.globalGet(gPause).if(I32).i32Const(abi.EFFECT_PAUSE).else();
-    c.i32Const(ir.defaultEffect === "deny" ? abi.EFFECT_DENY : abi.EFFECT_ALLOW).i32Const(abi.EFFECT_ALLOW).globalGet(gInScope).select();
+    // select(a, b, c) = c ? a : b — in scope: allow; nothing in scope: the bundle's DEFAULT
+    c.i32Const(abi.EFFECT_ALLOW).i32Const(ir.defaultEffect === "deny" ? abi.EFFECT_DENY : abi.EFFECT_ALLOW).globalGet(gInScope).select();
     c.end().end().localSet(k);
     c.i32Const(0).localGet(k).i32Store(outputPtr + abi.OUT_EFFECT);
     c.i32Const(0).globalGet(gInScope).i32Eqz().i32Store(outputPtr + abi.OUT_DEFAULTED);

@@ -108,7 +108,9 @@ export async function compile(sources: readonly SourceInput[], opts: CompileOpti
   const files = sorted.map((s) => parsePolicyFile(s.path, s.text, diags));
   lap("parse");
   if (opts.dumpAfter === "parse") return { ok: !diags.hasErrors, diagnostics: diags.sorted(), timings, dump: jsonDump(files) };
-  if (diags.hasErrors) return { ok: false, diagnostics: diags.sorted(), timings };
+  // Check runs even after syntax errors, so one run reports every error it can
+  // find (files that parsed, other policies); the parser marks broken clauses
+  // so the checker does not cascade.
 
   const program = checkProgram(files, diags);
   lap("check");

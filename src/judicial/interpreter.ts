@@ -64,7 +64,10 @@ function holds(c: CheckedCond, v: readonly SlotValue[]): boolean {
   }
 }
 
-export function interpret(prog: CheckedProgram, values: readonly SlotValue[], waivers: ReadonlySet<string> = new Set()): InterpretedDecision {
+export function interpret(prog: CheckedProgram, raw: readonly SlotValue[], waivers: ReadonlySet<string> = new Set()): InterpretedDecision {
+  // Slot values are well-formed strings (as `coerce` produces them); normalize
+  // values handed in directly so both evaluators see the same text.
+  const values = raw.map((v) => (typeof v === "string" && !v.isWellFormed() ? v.toWellFormed() : v));
   const violated: number[] = [];
   const waived: number[] = [];
   let inScope = false;

@@ -210,11 +210,15 @@ export function optimize(ir: Ir): Ir {
     scope: simplify(p.scope),
     constraint: p.constraint ? simplify(p.constraint) : undefined,
   }));
-  // Greedy guard choice: prefer the slot that the most policies can be indexed on,
-  // so few jump tables cover many policies. Ties break on the lower slot index.
+  // Guard choice by selectivity: a policy is filed under the guard whose
+  // fullest bucket (policies sharing that slot and string id) is smallest, so a
+  // request reaches as few candidate policies as possible. Ties prefer fewer
+  // ids, then the lower slot index (deterministic).
   const perPolicy = policies.map((p) => guards(p.scope));
-  const popularity = new Map<number, number>();
-  for (const gs of perPolicy) for (const s of new Set(gs.map((g) => g.slot))) popularity.set(s, (popularity.get(s) ?? 0) + 1);
+  const bucket = new Map<string, number>();
+  const key = (slot: number, id: number): string => `${slot}:${id}`;
+  for (const gs of perPolicy) for (const g of gs) for (const id of g.ids) bucket.set(key(g.slot, id), (bucket.get(key(g.slot, id)) ?? 0) + 1);
+  const cost = (g: { slot: number; ids: number[] }): number => Math.max(...g.ids.map((id) => bucket.get(key(g.slot, id))!));
   const groups = new Map<number, IndexGroup>();
   const unindexed: number[] = [];
   policies.forEach((p, i) => {
@@ -225,10 +229,13 @@ export function optimize(ir: Ir): Ir {
       return;
     }
     let best = gs[0]!;
+    let bestCost = cost(best);
     for (const g of gs) {
-      const a = popularity.get(g.slot)!;
-      const b = popularity.get(best.slot)!;
-      if (a > b || (a === b && (g.slot < best.slot || (g.slot === best.slot && g.ids.length < best.ids.length)))) best = g;
+      const c = cost(g);
+      if (c < bestCost || (c === bestCost && (g.ids.length < best.ids.length || (g.ids.length === best.ids.length && g.slot < best.slot)))) {
+        best = g;
+        bestCost = c;
+      }
     }
     let group = groups.get(best.slot);
     if (!group) groups.set(best.slot, (group = { slot: best.slot, byId: new Map() }));

@@ -41,7 +41,10 @@ export const ENFORCEMENTS: readonly Enforcement[] = ["BLOCKING", "ADVISORY", "AU
 
 export interface ApprovalBlock {
   approvers: string[];
+  /** Span of each approver string, parallel to `approvers`. */
+  approverSpans: Span[];
   quorum: number | undefined;
+  quorumSpan: Span | undefined;
   /** Raw duration text as written (e.g. `15m`); the checker validates it. */
   timeout: { text: string; span: Span } | undefined;
   span: Span;
@@ -59,6 +62,8 @@ export interface PolicyDecl {
   audit: { value: string; span: Span } | undefined;
   exceptions: Array<{ name: string; span: Span }>;
   approval: ApprovalBlock | undefined;
+  /** Clause keywords that appeared, even if their value had a syntax error (no "missing" cascades). */
+  attempted: string[];
   span: Span;
 }
 

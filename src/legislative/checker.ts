@@ -131,9 +131,16 @@ class Checker {
   private declare(name: string, nameSpan: Span, sourceRef: AttrRef, type: { value: string; span: Span } | undefined): void {
     const root = name.split(/[.[]/)[0] ?? "";
     const asBuiltin = lookupBuiltin({ kind: "attr", segments: parseNameSegments(name), text: name, span: nameSpan });
-    if (asBuiltin.ok || (BUILTIN_ROOTS.has(root) && root !== "source" && root !== "destination")) {
+    const example = `app.${name.replace(/^[^.]*\./, "")}`;
+    if (asBuiltin.ok) {
+      this.diags.add("E206", nameSpan, `attribute name \`${name}\` is a built-in attribute`, {
+        help: `use \`${name}\` directly without declaring it, or choose another name such as \`${example}\``,
+      });
+      return;
+    }
+    if (BUILTIN_ROOTS.has(root) && root !== "source" && root !== "destination") {
       this.diags.add("E206", nameSpan, `attribute name \`${name}\` collides with the built-in \`${root}\` namespace`, {
-        help: "choose a name outside `request`, `context` and `metadata`, such as `app." + name.replace(/^[^.]*\./, "") + "`",
+        help: `choose a name outside \`request\`, \`context\` and \`metadata\`, such as \`${example}\``,
       });
       return;
     }
@@ -194,7 +201,10 @@ class Checker {
   private policy(p: import("./ast.js").PolicyDecl, index: number): CheckedPolicy | undefined {
     let ok = true;
     let enforcement: Enforcement | undefined;
-    if (!p.enforcement) {
+    // A clause that appeared but failed to parse was already reported (E103): no "missing" cascade.
+    const attempted = (kw: string): boolean => p.attempted.includes(kw);
+    if (!p.enforcement && attempted("ENFORCEMENT")) ok = false;
+    else if (!p.enforcement) {
       this.diags.add("E401", p.nameSpan, `policy \`${p.name}\` has no ENFORCEMENT`, {
         help: "add `ENFORCEMENT: BLOCKING`, `ADVISORY`, `AUDIT_ONLY` or `REQUIRE_APPROVAL`",
       });
@@ -230,15 +240,15 @@ class Checker {
         this.diags.add("E413", a.span, "APPROVAL needs `APPROVERS:` with at least one group", { help: 'e.g. `APPROVERS: "sre-oncall"`' });
         ok = false;
       }
-      for (const g of a.approvers) {
+      a.approvers.forEach((g, i) => {
         if (g.trim() === "") {
-          this.diags.add("E413", a.span, "approver group names must not be empty");
+          this.diags.add("E413", a.approverSpans[i] ?? a.span, "approver group names must not be empty");
           ok = false;
         }
-      }
+      });
       const quorum = a.quorum ?? 1;
       if (!Number.isInteger(quorum) || quorum < 1 || quorum > 100) {
-        this.diags.add("E409", a.span, `QUORUM must be a whole number from 1 to 100, not \`${quorum}\``);
+        this.diags.add("E409", a.quorumSpan ?? a.span, `QUORUM must be a whole number from 1 to 100, not \`${quorum}\``);
         ok = false;
       }
       let timeoutMs = 0;
@@ -255,6 +265,8 @@ class Checker {
         } else timeoutMs = ms;
       }
       approval = { approvers: [...a.approvers], quorum, timeoutMs };
+    } else if (enforcement === "REQUIRE_APPROVAL" && attempted("APPROVAL")) {
+      ok = false;
     } else if (enforcement === "REQUIRE_APPROVAL") {
       this.diags.add("E404", p.enforcement!.span, `policy \`${p.name}\` requires approval but has no APPROVAL block`, {
         help: 'add `APPROVAL: { APPROVERS: "group" QUORUM: 1 TIMEOUT: 15m }`',
@@ -263,7 +275,8 @@ class Checker {
     }
 
     let scope: CheckedCond | undefined;
-    if (!p.scope) {
+    if (!p.scope && attempted("SCOPE")) ok = false;
+    else if (!p.scope) {
       this.diags.add("E406", p.nameSpan, `policy \`${p.name}\` has no SCOPE`, { help: "add `SCOPE: requests` to apply it to every request" });
       ok = false;
     } else {

@@ -8,3 +8,4 @@ export type { CheckedCond, CheckedPolicy, CheckedProgram, Slot, SlotType, Scalar
 export { lookupBuiltin, sourceText, BUILTIN_NAMES } from "./sources.js";
 export type { AttributeSource, JsonPath, PeerField, RequestField, SourceType } from "./sources.js";
 export { globMatch, globExpansions, validateGlob, MAX_GLOBSTARS } from "./glob.js";
+export { formatPolicyFile, formatSource } from "./format.js";

@@ -105,6 +105,14 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
         if (d === 92 /* \ */) {
           const e = src[i + 1];
           const escStart = i;
+          if (e === undefined || e === "\n" || e === "\r") {
+            // a backslash cannot escape the end of the line (or file): report once, stop here
+            diags.add("E102", span(escStart, i + 1), "a `\\` at the end of a line does not continue the string", {
+              help: 'strings end on the line they start; write `\\n` for a newline',
+            });
+            i++;
+            break;
+          }
           i += 2;
           switch (e) {
             case '"': value += '"'; break;
@@ -115,10 +123,18 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
             case "u": {
               const hex = src.slice(i, i + 4);
               if (/^[0-9a-fA-F]{4}$/.test(hex)) {
-                value += String.fromCharCode(parseInt(hex, 16));
+                const cu = parseInt(hex, 16);
                 i += 4;
+                if (cu >= 0xd800 && cu <= 0xdbff && src[i] === "\\" && src[i + 1] === "u" && /^[dD][c-fC-F][0-9a-fA-F]{2}$/.test(src.slice(i + 2, i + 6))) {
+                  value += String.fromCharCode(cu, parseInt(src.slice(i + 2, i + 6), 16)); // surrogate pair
+                  i += 6;
+                } else if (cu >= 0xd800 && cu <= 0xdfff) {
+                  diags.add("E102", span(escStart, i), `\\u${hex} is half of a surrogate pair; strings must be valid Unicode`, {
+                    help: "write the character itself, or both halves (e.g. `\\ud83d\\ude00`)",
+                  });
+                } else value += String.fromCharCode(cu);
               } else {
-                diags.add("E102", span(escStart, Math.min(n, i + 4)), "invalid unicode escape; expected `\\u` and four hex digits");
+                diags.add("E102", span(escStart, Math.min(n, i)), "invalid unicode escape; expected `\\u` and four hex digits");
               }
               break;
             }
@@ -154,7 +170,7 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
     }
     // unexpected character: report once per run of bad characters
     let j = i + 1;
-    while (j < n && !/[\s{}()[\],:.=<>"#A-Za-z0-9_]/.test(src[j]!)) j++;
+    while (j < n && !/[\s{}()[\],:.=<>"#/A-Za-z0-9_]/.test(src[j]!)) j++;
     const cp = src.codePointAt(i)!;
     diags.add("E100", span(i, j), `unexpected character \`${String.fromCodePoint(cp)}\` (U+${cp.toString(16).toUpperCase().padStart(4, "0")})`);
     i = j;

@@ -49,6 +49,8 @@ export function attrText(segments: readonly PathSegment[]): string {
 class Parser {
   private pos = 0;
   private depth = 0;
+  /** Brackets opened and not yet closed by the construct being parsed (for recovery). */
+  private open = 0;
 
   constructor(
     private readonly tokens: Token[],
@@ -78,6 +80,11 @@ class Parser {
     this.diags.add("E103", t.span, `expected ${expected}, found ${this.describe(t)}`, help === undefined ? undefined : { help });
     throw new SyntaxError_();
   }
+  private tooDeep(): never {
+    this.diags.add("E103", this.tok.span, `conditions are nested more than ${MAX_NESTING} levels deep`, { help: "split the condition or remove redundant parentheses" });
+    throw new SyntaxError_();
+  }
+
   private expect(kind: TokenKind, what?: string): Token {
     if (this.tok.kind !== kind) this.fail(this.tok, what ?? `\`${kind}\``);
     return this.next();
@@ -147,6 +154,7 @@ class Parser {
       audit: undefined,
       exceptions: [],
       approval: undefined,
+      attempted: [],
       span: kw.span,
     };
     this.expect("{");
@@ -154,12 +162,14 @@ class Parser {
     while (this.tok.kind !== "}" && this.tok.kind !== "eof") {
       if (TOP.some((w) => this.isKw(w)) && this.peek().kind !== ":") break; // missing '}' — let the caller report
       const clauseStart = this.pos;
+      this.open = 0;
       try {
         this.parseClause(policy, seen);
       } catch (e) {
         if (!(e instanceof SyntaxError_)) throw e;
         if (this.pos === clauseStart) this.next();
-        this.syncClause();
+        this.syncClause(this.open);
+        this.open = 0;
       }
     }
     const close = this.expect("}", "`}` closing the policy");
@@ -167,17 +177,23 @@ class Parser {
     return policy;
   }
 
-  /** Skip to the next `CLAUSE:` or the `}` that closes the policy. */
-  private syncClause(): void {
-    let depth = 0;
+  /**
+   * Recover after a syntax error inside a clause: first skip to the closers of
+   * the `pending` brackets the failed construct left open, then to the next
+   * `CLAUSE:` or the `}` that closes the policy. Stray `)` and `]` are skipped
+   * silently (they were part of the broken construct), so one mistake gives
+   * one diagnostic.
+   */
+  private syncClause(pending: number): void {
+    let depth = pending;
     while (this.tok.kind !== "eof") {
       const t = this.tok;
-      if (depth === 0 && t.kind === "ident" && this.peek().kind === ":" && CLAUSES.some((c) => this.isKw(c, t))) return;
+      if (t.kind === "ident" && this.peek().kind === ":" && CLAUSES.some((c) => this.isKw(c, t))) return; // even inside brackets: likely unclosed
       if (depth === 0 && TOP.some((w) => this.isKw(w, t)) && this.peek().kind !== ":") return;
       if (t.kind === "{" || t.kind === "(" || t.kind === "[") depth++;
       else if (t.kind === "}" || t.kind === ")" || t.kind === "]") {
-        if (depth === 0) return;
-        depth--;
+        if (depth === 0 && t.kind === "}") return;
+        if (depth > 0) depth--;
       }
       this.next();
     }
@@ -202,6 +218,7 @@ class Parser {
       });
     }
     seen.set(kw, kwTok.span);
+    if (!p.attempted.includes(kw)) p.attempted.push(kw);
     switch (kw) {
       case "DESCRIPTION": {
         p.description = this.expect("string", "a quoted description").text;
@@ -245,35 +262,56 @@ class Parser {
 
   private parseApproval(start: Span): ApprovalBlock {
     this.expect("{", "`{` opening the APPROVAL block");
-    const block: ApprovalBlock = { approvers: [], quorum: undefined, timeout: undefined, span: start };
+    this.open++;
+    const block: ApprovalBlock = { approvers: [], approverSpans: [], quorum: undefined, quorumSpan: undefined, timeout: undefined, span: start };
+    const entry = ["APPROVERS", "QUORUM", "TIMEOUT"];
+    const approver = (): void => {
+      const t = this.expect("string", "a quoted approver group");
+      block.approvers.push(t.text);
+      block.approverSpans.push(t.span);
+    };
     while (this.tok.kind !== "}" && this.tok.kind !== "eof") {
-      const k = this.tok;
-      if (this.isKw("APPROVERS")) {
-        this.next();
-        this.expect(":");
-        block.approvers.push(this.expect("string", "a quoted approver group").text);
-        while (this.tok.kind === ",") {
+      const entryStart = this.pos;
+      try {
+        const k = this.tok;
+        if (this.isKw("APPROVERS")) {
           this.next();
-          block.approvers.push(this.expect("string", "a quoted approver group").text);
+          this.expect(":");
+          approver();
+          // commas separate approvers, and (optionally) entries: `APPROVERS: "a", QUORUM: 2`
+          while (this.tok.kind === "," && this.peek().kind === "string") {
+            this.next();
+            approver();
+          }
+        } else if (this.isKw("QUORUM")) {
+          this.next();
+          this.expect(":");
+          const t = this.expect("number", "a number");
+          block.quorum = Number(t.text);
+          block.quorumSpan = t.span;
+        } else if (this.isKw("TIMEOUT")) {
+          this.next();
+          this.expect(":");
+          const t = this.tok;
+          if (t.kind !== "duration" && t.kind !== "number") this.fail(t, "a duration such as `15m`");
+          this.next();
+          block.timeout = { text: t.text, span: t.span };
+        } else {
+          this.fail(k, "`APPROVERS`, `QUORUM`, `TIMEOUT` or `}`");
         }
-      } else if (this.isKw("QUORUM")) {
-        this.next();
-        this.expect(":");
-        const t = this.expect("number", "a number");
-        block.quorum = Number(t.text);
-      } else if (this.isKw("TIMEOUT")) {
-        this.next();
-        this.expect(":");
-        const t = this.tok;
-        if (t.kind !== "duration" && t.kind !== "number") this.fail(t, "a duration such as `15m`");
-        this.next();
-        block.timeout = { text: t.text, span: t.span };
-      } else {
-        this.fail(k, "`APPROVERS`, `QUORUM`, `TIMEOUT` or `}`");
+        if (this.tok.kind === ",") this.next();
+      } catch (e) {
+        if (!(e instanceof SyntaxError_)) throw e;
+        // resynchronize inside the block: next entry keyword or the block's `}`
+        if (this.pos === entryStart) this.next();
+        while ((this.tok as Token).kind !== "eof" && (this.tok as Token).kind !== "}" && !entry.some((w) => this.isKw(w))) {
+          if (this.tok.kind === "ident" && this.peek().kind === ":" && CLAUSES.some((c) => this.isKw(c))) throw e; // block never closed
+          this.next();
+        }
       }
-      if (this.tok.kind === ",") this.next();
     }
     const close = this.expect("}", "`}` closing the APPROVAL block");
+    this.open--;
     block.span = spanCover(start, close.span);
     return block;
   }
@@ -281,7 +319,7 @@ class Parser {
   // --- conditions --------------------------------------------------------------
 
   parseCond(): Cond {
-    if (++this.depth > MAX_NESTING) this.fail(this.tok, `at most ${MAX_NESTING} levels of nesting`);
+    if (++this.depth > MAX_NESTING) this.tooDeep();
     try {
       const first = this.parseAnd();
       if (!this.isKw("OR")) return first;
@@ -310,7 +348,7 @@ class Parser {
   private parseUnary(): Cond {
     if (this.isKw("NOT")) {
       const kw = this.next();
-      if (++this.depth > MAX_NESTING) this.fail(this.tok, `at most ${MAX_NESTING} levels of nesting`);
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       try {
         const operand = this.parseUnary();
         return { kind: "not", operand, span: spanCover(kw.span, operand.span) };
@@ -326,8 +364,10 @@ class Parser {
     if (t.kind === "(" || t.kind === "{") {
       const close = t.kind === "(" ? ")" : "}";
       this.next();
+      this.open++;
       const inner = this.parseCond();
       const end = this.expect(close, `\`${close}\``);
+      this.open--;
       if (t.kind === "{" && (inner.kind === "and" || inner.kind === "or")) inner.braces = true;
       inner.span = spanCover(t.span, end.span);
       return inner;
@@ -373,6 +413,7 @@ class Parser {
     if (this.isKw("IN")) {
       this.next();
       this.expect("[", "`[` opening the list");
+      this.open++;
       const values: Literal[] = [];
       if (this.tok.kind !== "]") {
         values.push(this.parseLiteral());
@@ -383,6 +424,7 @@ class Parser {
         }
       }
       const end = this.expect("]", "`,` or `]`");
+      this.open--;
       return { kind: "in", negated, attr, values, span: spanCover(attr.span, end.span) };
     }
     for (const [word, op] of [["STARTS_WITH", "starts_with"], ["ENDS_WITH", "ends_with"], ["MATCHES", "matches"]] as const) {
@@ -435,6 +477,9 @@ class Parser {
     const first = this.tok;
     if (first.kind !== "ident") this.fail(first, "an attribute name");
     if (RESERVED.has(first.text.toUpperCase())) this.fail(first, "an attribute name", `\`${first.text}\` is a keyword`);
+    if (this.peek().kind === ":" && (CLAUSES as readonly string[]).includes(first.text.toUpperCase())) {
+      this.fail(first, "a value", `the condition before \`${first.text}:\` is incomplete`);
+    }
     this.next();
     const segments: PathSegment[] = [{ kind: "name", name: first.text }];
     let end = first.span;

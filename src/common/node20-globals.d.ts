@@ -1,4 +1,5 @@
-// Ambient declarations for the part of the WebAssembly JS API AECP uses.
+// Ambient declarations for Node 20 runtime APIs that its type packages lack:
+// the part of the WebAssembly JS API AECP uses, and well-formed strings.
 // Node 20 provides the API at run time, but @types/node@20 does not declare it
 // and the DOM lib would bring in browser globals we must not use.
 declare namespace WebAssembly {
@@ -23,3 +24,10 @@ declare namespace WebAssembly {
   class RuntimeError extends Error {}
 }
 type BufferSource = ArrayBufferView | ArrayBuffer;
+
+// ES2024 well-formed string methods: present in Node 20 (V8 11.3); declared
+// here because lib "ES2024" would also declare APIs Node 20 lacks (Object.groupBy).
+interface String {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// The `aecp` command line: the top layer, composing the others. Command names
+// and flags are a contract (scripts, CI and later tools depend on them).
+// Exit codes: 0 ok, 1 a check failed (diagnostics, verification, tests), 2 usage or I/O error.
+
+import { Command, CommanderError, Option } from "commander";
+import { AECP_VERSION, isAecpError } from "../common/index.js";
+import { CliExit, EXIT_USAGE } from "./io.js";
+import { keygen } from "./commands/keygen.js";
+import { compileCommand } from "./commands/compile.js";
+import { verifyCommand } from "./commands/verify.js";
+import { evalCommand } from "./commands/eval.js";
+import { inspectCommand } from "./commands/inspect.js";
+import { testCommand } from "./commands/test.js";
+import { fmtCommand } from "./commands/fmt.js";
+import { demoCommand } from "./commands/demo.js";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Runs a command body and records its exit code. */
+type Runner = (run: () => number | Promise<number>) => Promise<void>;
+
+export function buildProgram(runner: Runner): Command {
+  const program = new Command("aecp")
+    .description("AECP: policy language, WebAssembly policy compiler and signed bundles for Envoy ext_authz")
+    .version(AECP_VERSION)
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command("keygen")
+    .description("create an Ed25519 signing key pair: <dir>/aecp.key (PKCS#8 PEM) and <dir>/aecp.pub (SPKI PEM)")
+    .requiredOption("--out <dir>", "output directory")
+    .option("--force", "overwrite existing key files")
+    .action((o) => runner(() => keygen(o)));
+
+  program
+    .command("compile")
+    .description("compile *.policy files into a signed bundle")
+    .argument("<paths...>", "policy files or directories")
+    .option("-o, --output <bundle>", "bundle file to write")
+    .option("--key <private.pem>", "Ed25519 private key (PKCS#8 PEM) to sign with")
+    .option("--name <bundle-name>", "bundle name (default: the first folder's name)")
+    .addOption(new Option("--dump-after <stage>", "print a stage's output and stop").choices(["parse", "check", "plan", "optimize", "codegen", "package", "sign"]))
+    .option("--timings", "print per-stage timings to stderr")
+    .action((paths, o) => runner(() => compileCommand(paths, o)));
+
+  program
+    .command("verify")
+    .description("verify a bundle's digest, signature and module; exit 0 only when valid")
+    .argument("<bundle>")
+    .requiredOption("--pub <public.pem>", "trusted public key (repeatable)", collect, [])
+    .action((b, o) => runner(() => verifyCommand(b, o)));
+
+  program
+    .command("eval")
+    .description("evaluate one Envoy CheckRequest (JSON) against a bundle; prints the decision as JSON")
+    .argument("<bundle>")
+    .requiredOption("--input <request.json>", "CheckRequest JSON file, or - for stdin")
+    .option("--pub <public.pem>", "trusted public key (repeatable); without it the signature is not verified", collect, [])
+    .option("--waiver <exception>", "treat this exception as granted (repeatable)", collect, [])
+    .action((b, o) => runner(() => evalCommand(b, o)));
+
+  program
+    .command("test")
+    .description("run policy test files (*.test.yaml)")
+    .argument("<paths...>", "test files or directories")
+    .option("-q, --quiet", "print only failures and the summary")
+    .action((paths, o) => runner(() => testCommand(paths, { verbose: !o.quiet })));
+
+  program
+    .command("fmt")
+    .description("print policy files in canonical format")
+    .argument("<paths...>", "policy files or directories")
+    .option("--check", "exit 1 and list the files that are not formatted")
+    .option("-w, --write", "rewrite the files in place")
+    .action((paths, o) => runner(() => fmtCommand(paths, o)));
+
+  program
+    .command("inspect")
+    .description("print a bundle's metadata as JSON")
+    .argument("<bundle>")
+    .option("--pub <public.pem>", "verify against this trusted key first (repeatable)", collect, [])
+    .action((b, o) => runner(() => inspectCommand(b, o)));
+
+  program
+    .command("demo")
+    .description("compile, verify, test and evaluate every bundle under a policy folder (what `npm start` runs)")
+    .option("--dir <policies>", "folder whose sub-folders are bundles", "policies")
+    .option("--state <dir>", "where keys and compiled bundles go", ".aecp")
+    .action((o) => runner(() => demoCommand(o)));
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let result = 0;
+  const program = buildProgram(async (run) => {
+    result = await run();
+  });
+  try {
+    await program.parseAsync(argv as string[], { from: "user" });
+    return result;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (e instanceof CliExit) {
+      if (e.message) process.stderr.write(e.message + "\n");
+      return e.exitCode;
+    }
+    if (isAecpError(e)) {
+      process.stderr.write(`error[${e.code}]: ${e.message}\n`);
+      if (process.env["AECP_DEBUG"] && e.cause) process.stderr.write(`cause: ${String((e.cause as Error).stack ?? e.cause)}\n`);
+      return e.code === "AECP_USAGE" || e.code === "AECP_IO" || e.code === "AECP_NO_SOURCES" ? EXIT_USAGE : 1;
+    }
+    process.stderr.write(`internal error (a bug in aecp): ${(e as Error).stack ?? String(e)}\n`);
+    return 70;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`internal error: ${String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

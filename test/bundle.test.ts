@@ -1,0 +1,182 @@
+// The signed bundle file and the evaluator host's load path: every tampering
+// or malformation is rejected with its own stable code, before any
+// WebAssembly is instantiated; key rotation (several trusted keys) works.
+
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  BundleFileSchema,
+  LoadedBundle,
+  MAGIC,
+  SignedContentSchema,
+  TrustedKeys,
+  emptyRequestAttributes,
+  extractCoreModule,
+  generateKeyPairPem,
+  parsePrivateKeyPem,
+  parsePublicKeyPem,
+  readBundle,
+  writeBundle,
+  type BundleMetadata,
+  type PrivateKey,
+} from "../src/bundle/index.js";
+import { AecpError, type ErrorCode } from "../src/common/index.js";
+import { compile } from "../src/judicial/index.js";
+
+const SOURCES = [
+  {
+    path: "p.policy",
+    text: `ATTRIBUTE resource.type = request.headers["x-resource-type"]
+POLICY admin_only {
+  SCOPE: requests WHERE request.path STARTS_WITH "/admin"
+  CONSTRAINT: source.namespace == "ops"
+  ENFORCEMENT: BLOCKING
+}`,
+  },
+];
+
+let key: PrivateKey;
+let trusted: TrustedKeys;
+let bundle: Uint8Array;
+let metadata: BundleMetadata;
+let component: Uint8Array;
+
+function codeOf(fn: () => unknown): ErrorCode | "no error" {
+  try {
+    fn();
+    return "no error";
+  } catch (e) {
+    if (e instanceof AecpError) return e.code;
+    throw e;
+  }
+}
+
+function withBody(mutate: (f: ReturnType<typeof fromBinary<typeof BundleFileSchema>>) => void): Uint8Array {
+  const f = fromBinary(BundleFileSchema, bundle.subarray(MAGIC.length));
+  mutate(f);
+  const body = toBinary(BundleFileSchema, f);
+  const out = new Uint8Array(MAGIC.length + body.length);
+  out.set(MAGIC);
+  out.set(body, MAGIC.length);
+  return out;
+}
+
+beforeAll(async () => {
+  const kp = generateKeyPairPem();
+  key = parsePrivateKeyPem(kp.privatePem);
+  trusted = new TrustedKeys([parsePublicKeyPem(kp.publicPem)]);
+  const r = await compile(SOURCES, { name: "t", key });
+  expect(r.ok).toBe(true);
+  bundle = r.bundle!;
+  metadata = r.metadata!;
+  component = r.component!;
+});
+
+describe("bundle verification", () => {
+  it("loads and evaluates a valid bundle", () => {
+    const b = LoadedBundle.load(bundle, { trustedKeys: trusted });
+    const a = emptyRequestAttributes();
+    a.path = "/admin/users";
+    a.source = { namespace: "dev" };
+    const d = b.evaluate(a);
+    expect(d.effect).toBe("deny");
+    expect(d.violations).toEqual([{ policy: "admin_only", enforcement: "BLOCKING" }]);
+    expect(d.bundle.keyId).toBe(key.keyId);
+    expect(d.bundle.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("rejects a flipped byte anywhere in the signed content", () => {
+    const f = fromBinary(BundleFileSchema, bundle.subarray(MAGIC.length));
+    // flip bytes at several positions inside `signed` (metadata and component)
+    for (const pos of [3, Math.floor(f.signed.length / 2), f.signed.length - 2]) {
+      const bad = withBody((x) => {
+        x.signed = x.signed.slice();
+        x.signed[pos]! ^= 0x01;
+      });
+      expect(codeOf(() => readBundle(bad, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_DIGEST_MISMATCH");
+    }
+  });
+
+  it("rejects a recomputed digest without a matching signature", async () => {
+    const { createHash } = await import("node:crypto");
+    const bad = withBody((x) => {
+      x.signed = x.signed.slice();
+      x.signed[10]! ^= 0x01;
+      x.digest = new Uint8Array(createHash("sha256").update(x.signed).digest());
+    });
+    expect(codeOf(() => readBundle(bad, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_SIGNATURE_INVALID");
+  });
+
+  it("rejects a flipped signature bit", () => {
+    const bad = withBody((x) => {
+      x.signatures[0]!.signature = x.signatures[0]!.signature.slice();
+      x.signatures[0]!.signature[0]! ^= 0x80;
+    });
+    expect(codeOf(() => readBundle(bad, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_SIGNATURE_INVALID");
+  });
+
+  it("rejects an unsigned bundle and one signed by an untrusted key", () => {
+    expect(codeOf(() => readBundle(withBody((x) => (x.signatures = [])), { trustedKeys: trusted }))).toBe("AECP_BUNDLE_UNSIGNED");
+    const other = new TrustedKeys([parsePublicKeyPem(generateKeyPairPem().publicPem)]);
+    expect(codeOf(() => readBundle(bundle, { trustedKeys: other }))).toBe("AECP_BUNDLE_UNTRUSTED_KEY");
+    expect(codeOf(() => readBundle(bundle, { trustedKeys: new TrustedKeys() }))).toBe("AECP_BUNDLE_UNTRUSTED_KEY");
+  });
+
+  it("accepts any of several trusted keys (rotation) and reports which one signed", () => {
+    const newKp = generateKeyPairPem();
+    const both = new TrustedKeys([parsePublicKeyPem(newKp.publicPem), ...trusted.ids().map((id) => trusted.get(id)!)]);
+    expect(readBundle(bundle, { trustedKeys: both }).keyId).toBe(key.keyId);
+    const rotated = writeBundle(metadata, component, parsePrivateKeyPem(newKp.privatePem));
+    expect(readBundle(rotated, { trustedKeys: both }).keyId).toBe(parsePublicKeyPem(newKp.publicPem).keyId);
+    // after the old key is retired, bundles signed with it no longer load
+    const onlyNew = new TrustedKeys([parsePublicKeyPem(newKp.publicPem)]);
+    expect(codeOf(() => readBundle(bundle, { trustedKeys: onlyNew }))).toBe("AECP_BUNDLE_UNTRUSTED_KEY");
+  });
+
+  it("rejects bad magic, truncation, garbage, wrong format version and oversize", () => {
+    const noMagic = bundle.slice();
+    noMagic[0] = 0x41 + 1;
+    expect(codeOf(() => readBundle(noMagic, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_MALFORMED");
+    expect(codeOf(() => readBundle(bundle.subarray(0, bundle.length - 7), { trustedKeys: trusted }))).toMatch(/AECP_BUNDLE_(MALFORMED|DIGEST_MISMATCH)/);
+    expect(codeOf(() => readBundle(new Uint8Array([...MAGIC, 0xff, 0xff, 0xff]), { trustedKeys: trusted }))).toBe("AECP_BUNDLE_MALFORMED");
+    expect(codeOf(() => readBundle(new Uint8Array(3), { trustedKeys: trusted }))).toBe("AECP_BUNDLE_MALFORMED");
+    expect(codeOf(() => readBundle(withBody((x) => (x.formatVersion = 2)), { trustedKeys: trusted }))).toBe("AECP_BUNDLE_FORMAT_VERSION");
+    expect(codeOf(() => readBundle(bundle, { trustedKeys: trusted, maxBundleBytes: 100 }))).toBe("AECP_BUNDLE_TOO_LARGE");
+  });
+
+  it("rejects a correctly signed bundle with the wrong ABI version or invalid WebAssembly", () => {
+    const wrongAbi = writeBundle({ ...metadata, abiVersion: 99 }, component, key);
+    expect(codeOf(() => LoadedBundle.load(wrongAbi, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_ABI_MISMATCH");
+    const garbage = writeBundle(metadata, new Uint8Array([0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0, 1, 3, 1, 2, 3]), key);
+    expect(codeOf(() => LoadedBundle.load(garbage, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_WASM_INVALID");
+    const notComponent = writeBundle(metadata, extractCoreModule(component), key);
+    expect(codeOf(() => LoadedBundle.load(notComponent, { trustedKeys: trusted }))).toBe("AECP_BUNDLE_WASM_INVALID");
+  });
+
+  it("signs SHA-256 of the exact SignedContent bytes (the documented format)", async () => {
+    const { createHash } = await import("node:crypto");
+    const f = fromBinary(BundleFileSchema, bundle.subarray(MAGIC.length));
+    expect(Buffer.from(f.digest).toString("hex")).toBe(createHash("sha256").update(f.signed).digest("hex"));
+    const content = fromBinary(SignedContentSchema, f.signed);
+    expect(content.metadata?.name).toBe("t");
+    expect(toBinary(SignedContentSchema, create(SignedContentSchema, content))).toEqual(f.signed);
+  });
+});
+
+describe("keys", () => {
+  it("rejects non-PEM and non-Ed25519 keys with AECP_KEY_INVALID", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    expect(codeOf(() => parsePrivateKeyPem("not a key"))).toBe("AECP_KEY_INVALID");
+    expect(codeOf(() => parsePublicKeyPem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"))).toBe("AECP_KEY_INVALID");
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    expect(codeOf(() => parsePublicKeyPem(ec.publicKey.export({ type: "spki", format: "pem" }).toString()))).toBe("AECP_KEY_INVALID");
+    const kp = generateKeyPairPem();
+    expect(codeOf(() => parsePublicKeyPem(kp.privatePem))).toBe("AECP_KEY_INVALID");
+  });
+
+  it("derives the same key id from the private and the public PEM", () => {
+    const kp = generateKeyPairPem();
+    expect(parsePrivateKeyPem(kp.privatePem).keyId).toBe(parsePublicKeyPem(kp.publicPem).keyId);
+    expect(parsePublicKeyPem(kp.publicPem).keyId).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
