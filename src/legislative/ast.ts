@@ -47,6 +47,8 @@ export interface ApprovalBlock {
   quorumSpan: Span | undefined;
   /** Raw duration text as written (e.g. `15m`); the checker validates it. */
   timeout: { text: string; span: Span } | undefined;
+  /** Entry keywords that appeared, even if their value had a syntax error. */
+  attempted: string[];
   span: Span;
 }
 

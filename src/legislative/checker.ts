@@ -236,7 +236,10 @@ class Checker {
         ok = false;
       }
       const a = p.approval;
-      if (a.approvers.length === 0) {
+      // an entry that appeared but failed to parse was already reported (E103)
+      const broken = (w: string): boolean => a.attempted.includes(w);
+      if (a.approvers.length === 0 && broken("APPROVERS")) ok = false;
+      else if (a.approvers.length === 0) {
         this.diags.add("E413", a.span, "APPROVAL needs `APPROVERS:` with at least one group", { help: 'e.g. `APPROVERS: "sre-oncall"`' });
         ok = false;
       }
@@ -252,7 +255,8 @@ class Checker {
         ok = false;
       }
       let timeoutMs = 0;
-      if (!a.timeout) {
+      if (!a.timeout && broken("TIMEOUT")) ok = false;
+      else if (!a.timeout) {
         this.diags.add("E413", a.span, "APPROVAL needs `TIMEOUT:`", { help: "e.g. `TIMEOUT: 15m`; an expired approval always denies" });
         ok = false;
       } else {
@@ -359,7 +363,7 @@ class Checker {
           const r = this.resolve(c.right);
           if (!l || !r) return undefined;
           if (c.op !== "==" && c.op !== "!=") {
-            this.diags.add("E302", c.span, `\`${c.op}\` compares an attribute with a literal; between two attributes only \`==\` and \`!=\` are supported`);
+            this.diags.add("E302", c.span, `\`${c.op}\` only compares an attribute with a literal; between two attributes only \`==\` and \`!=\` are supported`);
             return undefined;
           }
           let lt = l.type;

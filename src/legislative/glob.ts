@@ -39,26 +39,59 @@ export function globTokens(p: string): GlobToken[] {
 }
 
 /**
- * Reference matcher. `/api/**` matches `/api/`, `/api/a` and `/api/a/b`;
- * `/api/**\/x` matches `/api/x` too (a globstar may match zero segments).
+ * Reference matcher, written directly from the semantics as a dynamic program
+ * over (pattern element, string position): O(pattern × string) time, no
+ * backtracking, so hostile paths cannot make it slow. Elements: a literal
+ * character; `*` (any run without `/`); `**` (any run); `**\/` (empty, or any
+ * run ending in `/`). `/api/**` matches `/api/` and `/api/a/b`; `/api/**\/x`
+ * matches `/api/x` too.
  */
 export function globMatch(pattern: string, s: string): boolean {
-  // Compile to a RegExp once per call; the interpreter is not on a hot path.
-  let re = "^";
+  type El = { k: "lit"; c: string } | { k: "star" } | { k: "globstar" } | { k: "globstar_slash" };
+  const els: El[] = [];
   for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === "*") {
-      if (pattern[i + 1] === "*") {
-        i++;
-        if (pattern[i + 1] === "/") {
-          // `**/` may match zero segments
-          re += "(?:[\\s\\S]*/)?";
-          i++;
-        } else re += "[\\s\\S]*";
-      } else re += "[^/]*";
-    } else re += ch.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+    if (pattern[i] === "*" && pattern[i + 1] === "*") {
+      if (pattern[i + 2] === "/") {
+        els.push({ k: "globstar_slash" });
+        i += 2;
+      } else {
+        els.push({ k: "globstar" });
+        i += 1;
+      }
+    } else if (pattern[i] === "*") els.push({ k: "star" });
+    else els.push({ k: "lit", c: pattern[i]! });
   }
-  return new RegExp(re + "$").test(s);
+  const n = s.length;
+  // next[j]: elements i+1.. match s[j..]; cur[j]: elements i.. match s[j..]
+  let next = new Uint8Array(n + 1);
+  next[n] = 1; // no elements left: matches only the empty rest
+  for (let i = els.length - 1; i >= 0; i--) {
+    const el = els[i]!;
+    const cur = new Uint8Array(n + 1);
+    if (el.k === "globstar_slash") {
+      let anyTail = 0; // some k >= j with s[k] == "/" and next[k+1]
+      for (let j = n; j >= 0; j--) {
+        if (j < n && s[j] === "/" && next[j + 1]) anyTail = 1;
+        cur[j] = next[j] || anyTail ? 1 : 0;
+      }
+    } else {
+      for (let j = n; j >= 0; j--) {
+        switch (el.k) {
+          case "lit":
+            cur[j] = j < n && s[j] === el.c && next[j + 1] ? 1 : 0;
+            break;
+          case "star":
+            cur[j] = next[j] || (j < n && s[j] !== "/" && cur[j + 1]) ? 1 : 0;
+            break;
+          case "globstar":
+            cur[j] = next[j] || (j < n && cur[j + 1]) ? 1 : 0;
+            break;
+        }
+      }
+    }
+    next = cur;
+  }
+  return next[0] === 1;
 }
 
 /**

@@ -129,7 +129,7 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
                   value += String.fromCharCode(cu, parseInt(src.slice(i + 2, i + 6), 16)); // surrogate pair
                   i += 6;
                 } else if (cu >= 0xd800 && cu <= 0xdfff) {
-                  diags.add("E102", span(escStart, i), `\\u${hex} is half of a surrogate pair; strings must be valid Unicode`, {
+                  diags.add("E102", span(escStart, i), `\`\\u${hex}\` is half of a surrogate pair; strings must be valid Unicode`, {
                     help: "write the character itself, or both halves (e.g. `\\ud83d\\ude00`)",
                   });
                 } else value += String.fromCharCode(cu);
@@ -162,6 +162,25 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
       tokens.push({ kind: two, text: two, span: span(start, i) });
       continue;
     }
+    // Common habits from other languages: report once, then recover as the
+    // token the author meant, so nothing cascades from them.
+    if (two === "&&" || two === "||") {
+      const word = two === "&&" ? "AND" : "OR";
+      diags.add("E100", span(i, i + 2), `unexpected \`${two}\``, { help: `write \`${word}\`` });
+      i += 2;
+      tokens.push({ kind: "ident", text: word, span: span(start, i) });
+      continue;
+    }
+    if (c === 39 /* ' */) {
+      const end = src.indexOf("'", i + 1);
+      const nl = src.indexOf("\n", i + 1);
+      if (end !== -1 && (nl === -1 || end < nl)) {
+        diags.add("E100", span(i, end + 1), "strings use double quotes", { help: `write ${JSON.stringify(src.slice(i + 1, end))}` });
+        tokens.push({ kind: "string", text: src.slice(i + 1, end), span: span(i, end + 1) });
+        i = end + 1;
+        continue;
+      }
+    }
     const ch = src[i]!;
     if ("{}()[],:.=<>".includes(ch)) {
       i++;
@@ -172,7 +191,15 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
     let j = i + 1;
     while (j < n && !/[\s{}()[\],:.=<>"#/A-Za-z0-9_]/.test(src[j]!)) j++;
     const cp = src.codePointAt(i)!;
-    diags.add("E100", span(i, j), `unexpected character \`${String.fromCodePoint(cp)}\` (U+${cp.toString(16).toUpperCase().padStart(4, "0")})`);
+    const bad = src.slice(i, j);
+    const help = bad.startsWith("!")
+      ? "write `NOT`, or `!=` for not-equal"
+      : bad.startsWith("&") || bad.startsWith("|")
+        ? "write `AND` or `OR`"
+        : bad.startsWith(";")
+          ? "clauses are separated by line breaks or spaces, not `;`"
+          : undefined;
+    diags.add("E100", span(i, j), `unexpected character \`${String.fromCodePoint(cp)}\` (U+${cp.toString(16).toUpperCase().padStart(4, "0")})`, help === undefined ? undefined : { help });
     i = j;
   }
   tokens.push({ kind: "eof", text: "", span: span(n, n) });

@@ -263,7 +263,7 @@ class Parser {
   private parseApproval(start: Span): ApprovalBlock {
     this.expect("{", "`{` opening the APPROVAL block");
     this.open++;
-    const block: ApprovalBlock = { approvers: [], approverSpans: [], quorum: undefined, quorumSpan: undefined, timeout: undefined, span: start };
+    const block: ApprovalBlock = { approvers: [], approverSpans: [], quorum: undefined, quorumSpan: undefined, timeout: undefined, attempted: [], span: start };
     const entry = ["APPROVERS", "QUORUM", "TIMEOUT"];
     const approver = (): void => {
       const t = this.expect("string", "a quoted approver group");
@@ -274,6 +274,8 @@ class Parser {
       const entryStart = this.pos;
       try {
         const k = this.tok;
+        const word = k.kind === "ident" ? k.text.toUpperCase() : "";
+        if (entry.includes(word) && !block.attempted.includes(word)) block.attempted.push(word);
         if (this.isKw("APPROVERS")) {
           this.next();
           this.expect(":");
