@@ -2,9 +2,9 @@
 // bundles of 10, 1,000 and 10,000 policies (bench/generate.mjs).
 //
 // Per bundle, RUNS runs (median reported) of per-call latency with the
-// hrtime-pair overhead subtracted:
+// timer-pair overhead subtracted:
 //   wasm        the module's aecp_eval alone (slots already in memory)
-//   host        slot extraction from RequestAttributes + aecp_eval + decision object
+//   host        slot extraction from RequestAttributes (adapter-built) + aecp_eval + decision object
 //   checkreq    Envoy CheckRequest JSON → attributes → host evaluation (the sidecar's work)
 //   interpreter baseline: the reference interpreter on the same slot values
 // Ratios: each bundle against the 10-policy bundle (target ≤ 2x at 10,000)
@@ -61,8 +61,10 @@ for (const n of SIZES) {
   const after = memoryNow();
   const wasmMemory = bundle.staticMemoryBytes;
   const hit = Math.min(5, n - 1);
-  const attrs = sampleAttributes(hit);
   const req = checkRequestFor(hit);
+  // Attributes as the sidecar has them: built by the CheckRequest adapter
+  // (one object shape for every request, as in production).
+  const attrs = attributesFromCheckRequestJson(req);
   const waivers = [];
   const values = bundle.slotValues(attrs);
   const ref = interpret(r.program, values, new Set());

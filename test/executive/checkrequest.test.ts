@@ -668,3 +668,14 @@ describe("limits", () => {
     expect(isAecpError(err, "AECP_USAGE")).toBe(true);
   });
 });
+
+describe("bare AttributeContext", () => {
+  it("accepts the attributes object without the CheckRequest wrapper, with the same result", () => {
+    const wrapped = fixture("09-istio-graphql-opa-rego-test-input_c1_to_a1-mtls-body-xfcc.json") as { attributes: unknown };
+    expect(parse(wrapped.attributes)).toEqual(parse(wrapped));
+  });
+
+  it("still rejects an object that is neither shape", () => {
+    expect(() => parse({ request: { grpc: {} } })).toThrow(/no attributes/);
+  });
+});
