@@ -1,11 +1,11 @@
 // Reproducible builds: the same sources and key must give bit-identical
 // bundles, in one process and across processes (the child processes run the
-// built JavaScript in dist/), independent of the order sources are passed in;
+// built JavaScript in dist/, which test/global-setup.ts builds when stale), independent of the order sources are passed in;
 // and any change to a policy must change the bundle digest.
 
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -21,27 +21,6 @@ const run = promisify(execFile);
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Build dist/ when it is missing or older than src/ (the child processes import it). */
-function ensureBuilt(): void {
-  const stale = () => !existsSync(DIST_ENTRY) || newestMtime(join(ROOT, "src")) > statSync(DIST_ENTRY).mtimeMs;
-  if (!stale()) return;
-  try {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "pipe" });
-  } catch (e) {
-    // tsc still emits on type errors (e.g. another file mid-edit); only a missing build is fatal.
-    if (!existsSync(DIST_ENTRY)) throw e;
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -112,7 +91,6 @@ async function compileHere(name: string, sources: SourceInput[]): Promise<Uint8A
 }
 
 beforeAll(() => {
-  ensureBuilt();
   tmp = mkdtempSync(join(tmpdir(), "aecp-determinism-"));
   const pair = generateKeyPairPem();
   keyFile = join(tmp, "aecp.key");
