@@ -52,7 +52,8 @@ export async function demoCommand(opts: { dir: string; state: string }): Promise
       for (const ex of collectFiles([examples], ".json")) {
         const d = b.evaluate(attributesFromCheckRequestJson(JSON.parse(readText(ex)) as unknown));
         const v = d.violations.map((x) => `${x.policy} (${x.enforcement})`).join(", ");
-        log(`  ${displayPath(ex)}: ${d.effect.toUpperCase()}${v ? ` — ${v}` : ""} in ${(d.evalNs / 1000).toFixed(1)} µs`);
+        const why = v ? ` — ${v}` : d.defaulted ? ` — no policy in scope, bundle DEFAULT is ${b.defaultEffect}` : "";
+        log(`  ${displayPath(ex)}: ${d.effect.toUpperCase()}${why} in ${(d.evalNs / 1000).toFixed(1)} µs`);
       }
     }
   }
