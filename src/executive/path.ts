@@ -96,7 +96,7 @@ export function normalizePath(raw: string): string {
   // Fast path: one scan; leave as soon as something needs work.
   for (let i = 0; i < n; i++) {
     const c = raw.charCodeAt(i);
-    if (c >= 128 || CLASS[c] !== C_OK) return slowNormalize(raw);
+    if (c >= 128 || CLASS[c] !== C_OK || c === SEMI) return slowNormalize(raw);
     if (c === SLASH && i + 1 < n) {
       const c1 = raw.charCodeAt(i + 1);
       if (c1 === SLASH || c1 === SEMI) return slowNormalize(raw);
@@ -190,13 +190,11 @@ function removeDotSegments(path: string): string {
       if (i === last) trailingSlash = true;
       continue;
     }
-    const semi = seg.indexOf(";");
-    if (semi !== -1) {
-      const head = seg.slice(0, semi);
-      if (head === "" || head === "." || head === "..") {
-        invalid("request path has a segment with an empty or dot name before ';'");
-      }
-    }
+    // Path parameters (`/admin;x/users`) are stripped by servlet-style
+    // backends (Tomcat, Spring), which then serve `/admin/users`, while a
+    // policy would see a different path. No single normalization is right for
+    // every backend, so a `;` in any segment fails closed.
+    if (seg.includes(";") || seg.includes("%3B")) invalid("request path has a ';' path parameter (backends disagree on what it names)");
     stack.push(seg);
     trailingSlash = false;
   }
