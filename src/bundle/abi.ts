@@ -2,6 +2,8 @@
 // and the evaluator host (reader). docs/abi.md explains it in prose; change
 // both together and bump ABI_VERSION on any incompatible change.
 
+import type { Enforcement, SlotType } from "../legislative/index.js";
+
 export const ABI_VERSION = 1;
 
 /** Core exports used by the AECP host (the fast path). */
@@ -46,6 +48,29 @@ export const ENF_BLOCKING = 1;
 export const ENF_ADVISORY = 2;
 export const ENF_AUDIT_ONLY = 3;
 export const ENF_REQUIRE_APPROVAL = 4;
+export const ENFORCEMENT_CODE: Readonly<Record<Enforcement, number>> = {
+  BLOCKING: ENF_BLOCKING,
+  ADVISORY: ENF_ADVISORY,
+  AUDIT_ONLY: ENF_AUDIT_ONLY,
+  REQUIRE_APPROVAL: ENF_REQUIRE_APPROVAL,
+};
+export const ENFORCEMENT_BY_CODE: Readonly<Record<number, Enforcement>> = {
+  [ENF_BLOCKING]: "BLOCKING",
+  [ENF_ADVISORY]: "ADVISORY",
+  [ENF_AUDIT_ONLY]: "AUDIT_ONLY",
+  [ENF_REQUIRE_APPROVAL]: "REQUIRE_APPROVAL",
+};
+
+/** Slot-type codes in the module's slot-type table (same numbers as the proto SlotType enum). */
+export const SLOT_TYPE_CODE: Readonly<Record<SlotType, number>> = { string: 1, number: 2, bool: 3, any: 4 };
+
+/** Case indices of the WIT `value` variant (proto/policy.wit), as the canonical ABI lays them out. */
+export const WIT_VALUE_MISSING = 0;
+export const WIT_VALUE_STR = 1;
+export const WIT_VALUE_NUM = 2;
+export const WIT_VALUE_BOOLEAN = 3;
+/** Size of one `value` element in a canonical-ABI list (discriminant, payload at 8). */
+export const WIT_VALUE_SIZE = 16;
 
 /** FNV-1a (32-bit) over UTF-8 bytes: the dictionary hash used inside the module. */
 export function fnv1a(bytes: Uint8Array): number {

@@ -12,7 +12,7 @@ import { DefaultEffect, Enforcement as PbEnforcement } from "../gen/aecp/bundle/
 import * as abi from "./abi.js";
 import type { RequestAttributes } from "./attributes.js";
 import { readBundle, slotTypeFromProto, sourceFromProto, type ReadOptions } from "./format.js";
-import { coerce, resolveSource, type SlotDescriptor, type SlotValue } from "./resolve.js";
+import { coerce, resolveSource, slotValues, type SlotDescriptor, type SlotValue } from "./resolve.js";
 
 export type Effect = "allow" | "deny" | "pause";
 export const EFFECTS: readonly Effect[] = ["allow", "deny", "pause"];
@@ -58,12 +58,6 @@ export interface PolicyEntry {
   approval: { approvers: string[]; quorum: number; timeoutMs: number } | undefined;
 }
 
-const ENF_NAMES: Record<number, Enforcement> = {
-  [PbEnforcement.BLOCKING]: "BLOCKING",
-  [PbEnforcement.ADVISORY]: "ADVISORY",
-  [PbEnforcement.AUDIT_ONLY]: "AUDIT_ONLY",
-  [PbEnforcement.REQUIRE_APPROVAL]: "REQUIRE_APPROVAL",
-};
 
 /** The first core module inside a WebAssembly component (section id 1). */
 export function extractCoreModule(component: Uint8Array): Uint8Array {
@@ -112,6 +106,8 @@ export class LoadedBundle {
   readonly sizeBytes: number;
 
   private readonly dict: Map<string, number>;
+  /** One frozen PolicyRef per policy, built at load: decisions share them. */
+  private readonly refsByIndex: readonly PolicyRef[];
   private readonly exceptionIds: Map<string, number>;
   private readonly instance: WebAssembly.Instance;
   private readonly memory: WebAssembly.Memory;
@@ -140,13 +136,12 @@ export class LoadedBundle {
     if (!layout || layout.slotStride !== abi.SLOT_STRIDE) throw new AecpError("AECP_BUNDLE_MALFORMED", "bundle metadata has no valid memory layout");
     this.layout = { inputPtr: layout.inputPtr, waiverPtr: layout.waiverPtr, outputPtr: layout.outputPtr, scratchPtr: layout.scratchPtr };
     this.staticMemoryBytes = layout.scratchPtr;
-    if ([layout.inputPtr, layout.outputPtr, layout.scratchPtr].some((p) => p % 8 !== 0 && p % 4 !== 0)) throw new AecpError("AECP_BUNDLE_MALFORMED", "misaligned layout");
     this.slots = md.slots.map((s) => {
       if (!s.source) throw new AecpError("AECP_BUNDLE_MALFORMED", `slot \`${s.name}\` has no source`);
       return { name: s.name, source: sourceFromProto(s.source), type: slotTypeFromProto(s.type) as SlotType, needsBytes: s.needsBytes };
     });
     this.policies = md.policies.map((p) => {
-      const enforcement = ENF_NAMES[p.enforcement];
+      const enforcement = abi.ENFORCEMENT_BY_CODE[p.enforcement];
       if (!enforcement) throw new AecpError("AECP_BUNDLE_MALFORMED", `policy \`${p.name}\` has unknown enforcement ${p.enforcement}`);
       const a = p.approval;
       return {
@@ -157,6 +152,7 @@ export class LoadedBundle {
         approval: a ? { approvers: [...a.approvers], quorum: a.quorum, timeoutMs: Number(a.timeoutMs) } : undefined,
       };
     });
+    this.refsByIndex = this.policies.map((p) => Object.freeze({ policy: p.name, enforcement: p.enforcement }));
     this.exceptions = [...md.exceptions];
     this.exceptionIds = new Map(md.exceptions.map((e, i) => [e, i]));
     this.defaultEffect = md.defaultEffect === DefaultEffect.DENY ? "deny" : md.defaultEffect === DefaultEffect.ALLOW ? "allow" : abortMalformed("default effect");
@@ -164,28 +160,53 @@ export class LoadedBundle {
     this.dict = new Map(md.strings.map((s, i) => [s, i]));
 
     const core = extractCoreModule(opened.component);
-    let module: WebAssembly.Module;
+    let abiFn: unknown;
+    let evalFn: unknown;
+    let memory: unknown;
+    let moduleAbi: number;
     try {
-      module = new WebAssembly.Module(core);
+      const module = new WebAssembly.Module(core);
+      // INVARIANT: a policy module has no imports — it cannot call the host.
+      if (WebAssembly.Module.imports(module).length > 0) {
+        throw new AecpError("AECP_BUNDLE_WASM_INVALID", "bundle WebAssembly imports host functions; policy modules must be self-contained");
+      }
       this.instance = new WebAssembly.Instance(module, {});
+      const ex = this.instance.exports;
+      abiFn = ex[abi.EXPORT_ABI_VERSION];
+      evalFn = ex[abi.EXPORT_EVAL];
+      memory = ex["memory"];
+      if (typeof abiFn !== "function" || typeof evalFn !== "function" || !(memory instanceof WebAssembly.Memory)) {
+        throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", "bundle module lacks the AECP exports (aecp_abi_version, aecp_eval, memory)");
+      }
+      moduleAbi = (abiFn as () => number)();
     } catch (cause) {
-      throw new AecpError("AECP_BUNDLE_WASM_INVALID", "bundle WebAssembly does not validate or instantiate", { cause });
+      if (cause instanceof AecpError) throw cause;
+      throw new AecpError("AECP_BUNDLE_WASM_INVALID", "bundle WebAssembly does not validate, instantiate or run", { cause });
     }
-    const ex = this.instance.exports as Record<string, unknown>;
-    const abiFn = ex[abi.EXPORT_ABI_VERSION];
-    const evalFn = ex[abi.EXPORT_EVAL];
-    const memory = ex["memory"];
-    if (typeof abiFn !== "function" || typeof evalFn !== "function" || !(memory instanceof WebAssembly.Memory)) {
-      throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", "bundle module lacks the AECP exports (aecp_abi_version, aecp_eval, memory)");
-    }
-    const moduleAbi = (abiFn as () => number)();
     if (moduleAbi !== abi.ABI_VERSION) {
       throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", `bundle module exports ABI version ${moduleAbi}; this host supports ${abi.ABI_VERSION}`);
     }
+    // The layout comes from signed metadata, but the host still refuses one
+    // that would make its typed-array accesses misaligned or out of bounds
+    // (those would silently read undefined / drop writes).
+    const S = this.slots.length;
+    const P = this.policies.length;
+    const W = this.exceptions.length;
+    const L = this.layout;
+    const memBytes = memory.buffer.byteLength;
+    const within = (start: number, bytes: number): boolean => start >= 1024 && start + bytes <= L.scratchPtr;
+    if (
+      L.inputPtr % 8 !== 0 ||
+      L.outputPtr % 4 !== 0 ||
+      !within(L.inputPtr, S * abi.SLOT_STRIDE) ||
+      !within(L.waiverPtr, W) ||
+      !within(L.outputPtr, abi.OUT_LISTS + 8 * P) ||
+      L.scratchPtr > memBytes
+    ) {
+      throw new AecpError("AECP_BUNDLE_MALFORMED", "bundle memory layout is misaligned or does not fit the module's memory");
+    }
     this.memory = memory;
     this.evalFn = evalFn as () => number;
-    const needed = this.layout.scratchPtr;
-    if (needed > memory.buffer.byteLength) throw new AecpError("AECP_BUNDLE_MALFORMED", "layout lies outside module memory");
     this.refreshViews();
   }
 
@@ -203,7 +224,7 @@ export class LoadedBundle {
 
   /** Resolved and coerced slot values for a request (index = slot). */
   slotValues(attrs: RequestAttributes): SlotValue[] {
-    return this.slots.map((s) => coerce(resolveSource(attrs, s.source), s.type));
+    return slotValues(attrs, this.slots);
   }
 
   /** Evaluate a request. `waivers` names exceptions whose grants the caller verified. */
@@ -336,14 +357,15 @@ export class LoadedBundle {
 
   private refs(start: number, n: number): PolicyRef[] {
     if (n === 0) return [];
-    const idx: number[] = [];
-    for (let k = 0; k < n; k++) idx.push(this.i32[start + k]!);
-    idx.sort((a, b) => a - b);
-    return idx.map((j) => {
-      const p = this.policies[j];
-      if (!p) throw new AecpError("AECP_EVAL_FAILED", `policy module returned unknown policy index ${j}`);
-      return { policy: p.name, enforcement: p.enforcement };
-    });
+    // policy-table order (the module reports them in evaluation order)
+    const idx = this.i32.slice(start, start + n).sort();
+    const out = new Array<PolicyRef>(n);
+    for (let k = 0; k < n; k++) {
+      const ref = this.refsByIndex[idx[k]!];
+      if (!ref) throw new AecpError("AECP_EVAL_FAILED", `policy module returned unknown policy index ${idx[k]}`);
+      out[k] = ref;
+    }
+    return out;
   }
 }
 

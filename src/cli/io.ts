@@ -63,9 +63,28 @@ export function readBytes(p: string): Uint8Array {
   }
 }
 
-/** Render diagnostics with source excerpts; `texts` maps display path → source. */
-export function renderDiagnostics(diags: readonly Diagnostic[], texts: ReadonlyMap<string, string>): string {
-  const parts = diags.map((d) => renderDiagnostic(d, texts.get(d.span.file)));
+/**
+ * Render diagnostics with source excerpts. `sources` are the compiled inputs
+ * (by recorded path); `display` maps a recorded path to the path shown to the
+ * user (relative to the working directory).
+ */
+export function renderDiagnostics(
+  diags: readonly Diagnostic[],
+  sources: ReadonlyArray<{ path: string; text: string }>,
+  display?: ReadonlyMap<string, string>,
+): string {
+  const texts = new Map(sources.map((s) => [s.path, s.text]));
+  const shown = (file: string): string => display?.get(file) ?? file;
+  const parts = diags.map((d) =>
+    renderDiagnostic(
+      {
+        ...d,
+        span: { ...d.span, file: shown(d.span.file) },
+        ...(d.related ? { related: { ...d.related, span: { ...d.related.span, file: shown(d.related.span.file) } } } : {}),
+      },
+      texts.get(d.span.file),
+    ),
+  );
   const errors = diags.filter((d) => d.severity === "error").length;
   const warnings = diags.length - errors;
   if (diags.length > 0) parts.push(`${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}`);

@@ -6,6 +6,7 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: BufferSource);
     static exports(module: Module): Array<{ name: string; kind: string }>;
+    static imports(module: Module): Array<{ module: string; name: string; kind: string }>;
   }
   class Instance {
     constructor(module: Module, importObject?: Record<string, Record<string, unknown>>);

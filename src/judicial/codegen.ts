@@ -19,12 +19,6 @@ import { Code, ModuleBuilder, ValType } from "./wasm/encoder.js";
 const { I32, F64 } = { I32: ValType.I32, F64: ValType.F64 };
 const utf8 = new TextEncoder();
 
-const ENF_CODE: Record<string, number> = {
-  BLOCKING: abi.ENF_BLOCKING,
-  ADVISORY: abi.ENF_ADVISORY,
-  AUDIT_ONLY: abi.ENF_AUDIT_ONLY,
-  REQUIRE_APPROVAL: abi.ENF_REQUIRE_APPROVAL,
-};
 
 /** Bump allocator for static data, deterministic by construction. */
 class DataLayout {
@@ -75,8 +69,18 @@ class DataLayout {
     return this.put(b, 4);
   }
 
+  /**
+   * All constant data as ONE segment (alignment gaps zero-filled): engines
+   * and wasm-tools cap a module at 100,000 data segments, and a bundle can
+   * hold more distinct strings than that.
+   */
   segments(): Array<{ offset: number; bytes: Uint8Array }> {
-    return this.chunks;
+    if (this.chunks.length === 0) return [];
+    const start = this.chunks[0]!.offset;
+    const last = this.chunks[this.chunks.length - 1]!;
+    const bytes = new Uint8Array(last.offset + last.bytes.length - start);
+    for (const c of this.chunks) bytes.set(c.bytes, c.offset - start);
+    return [{ offset: start, bytes }];
   }
 }
 
@@ -112,8 +116,8 @@ export function codegen(ir: Ir): CodegenResult {
     htab[i] = id + 1;
   });
   const hashTable = data.u32s(htab);
-  const enfTable = data.put(Uint8Array.from(ir.policies.map((p) => ENF_CODE[p.enforcement]!)));
-  const slotTypes = data.put(Uint8Array.from(ir.slots.map((s) => (s.type === "string" ? 1 : s.type === "number" ? 2 : s.type === "bool" ? 3 : 4))));
+  const enfTable = data.put(Uint8Array.from(ir.policies.map((p) => abi.ENFORCEMENT_CODE[p.enforcement])));
+  const slotTypes = data.put(Uint8Array.from(ir.slots.map((s) => abi.SLOT_TYPE_CODE[s.type])));
   // dispatch tables: starts[D+1] and candidates[] per group
   const groupTables = ir.groups.map((g) => {
     const starts = new Uint32Array(D + 1);
@@ -121,7 +125,7 @@ export function codegen(ir: Ir): CodegenResult {
     for (let id = 0; id < D; id++) {
       starts[id] = cands.length;
       const list = g.byId.get(id);
-      if (list) cands.push(...list);
+      if (list) for (const j of list) cands.push(j); // no spread: lists can be huge
     }
     starts[D] = cands.length;
     return { slot: g.slot, starts: data.u32s(starts), cands: data.u32s(cands) };
@@ -497,7 +501,7 @@ export function codegen(ir: Ir): CodegenResult {
     c.block().loop();
     c.localGet(j).localGet(slot).i32GeU().brIf(1);
     c.localGet(j).i32Const(abi.SLOT_STRIDE).i32Mul().i32Const(inputPtr).i32Add().localSet(rec);
-    c.localGet(j).i32Load8U(slotTypes).i32Const(1).i32Eq().if();
+    c.localGet(j).i32Load8U(slotTypes).i32Const(abi.SLOT_TYPE_CODE.string).i32Eq().if();
     c.localGet(rec).i32Load(abi.SLOT_TAG).if();
     c.localGet(rec).i32Load(abi.SLOT_ID).i32Const(D).i32GeU().if();
     c.localGet(rec).i32Load(abi.SLOT_LEN).localGet(len).i32Eq().if();
@@ -546,8 +550,9 @@ export function codegen(ir: Ir): CodegenResult {
     c.localGet(sLen).i32Const(S).i32Ne().if().unreachable().end();
     ir.slots.forEach((slot, si) => {
       const rec = inputPtr + si * abi.SLOT_STRIDE;
-      c.localGet(sPtr).i32Const(si * 16).i32Add().localSet(base);
-      const disc = slot.type === "string" ? 1 : slot.type === "number" ? 2 : slot.type === "bool" ? 3 : -1;
+      c.localGet(sPtr).i32Const(si * abi.WIT_VALUE_SIZE).i32Add().localSet(base);
+      const disc =
+        slot.type === "string" ? abi.WIT_VALUE_STR : slot.type === "number" ? abi.WIT_VALUE_NUM : slot.type === "bool" ? abi.WIT_VALUE_BOOLEAN : -1;
       // default: missing
       c.i32Const(0).i32Const(0).i32Store(rec + abi.SLOT_TAG);
       c.i32Const(0).i32Const(abi.ID_MISSING).i32Store(rec + abi.SLOT_ID);

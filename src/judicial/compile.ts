@@ -15,6 +15,7 @@ import {
 } from "../legislative/index.js";
 import {
   ABI_VERSION,
+  ENFORCEMENT_CODE,
   ApprovalSchema,
   AttributeSlotSchema,
   BundleMetadataSchema,
@@ -73,22 +74,20 @@ export interface CompileResult {
   stats?: CodegenResult["stats"] & { policies: number; slots: number; strings: number; moduleBytes: number; componentBytes: number };
 }
 
-const ENF: Record<string, PbEnforcement> = {
-  BLOCKING: PbEnforcement.BLOCKING,
-  ADVISORY: PbEnforcement.ADVISORY,
-  AUDIT_ONLY: PbEnforcement.AUDIT_ONLY,
-  REQUIRE_APPROVAL: PbEnforcement.REQUIRE_APPROVAL,
-};
 
 function jsonDump(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (x instanceof Map ? Object.fromEntries([...x].map(([k, y]) => [String(k), y])) : x), 2);
 }
 
-/** Parse and check only (used by `aecp test`, `fmt --check` callers and the LSP-style tools). */
+/** Sources in path order: argument order never changes a bundle. */
+function sortedSources(sources: readonly SourceInput[]): SourceInput[] {
+  return [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Parse and check only (used by tooling and tests that need the checked program without a bundle). */
 export function frontEnd(sources: readonly SourceInput[]): { files: PolicyFile[]; program: CheckedProgram; diagnostics: Diagnostic[]; ok: boolean } {
   const diags = new DiagnosticBag();
-  const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const files = sorted.map((s) => parsePolicyFile(s.path, s.text, diags));
+  const files = sortedSources(sources).map((s) => parsePolicyFile(s.path, s.text, diags));
   const program = checkProgram(files, diags);
   return { files, program, diagnostics: diags.sorted(), ok: !diags.hasErrors };
 }
@@ -104,7 +103,7 @@ export async function compile(sources: readonly SourceInput[], opts: CompileOpti
   };
 
   // INVARIANT: sources are processed in path order, so argument order never changes the bundle.
-  const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const sorted = sortedSources(sources);
   const files = sorted.map((s) => parsePolicyFile(s.path, s.text, diags));
   lap("parse");
   if (opts.dumpAfter === "parse") return { ok: !diags.hasErrors, diagnostics: diags.sorted(), timings, dump: jsonDump(files) };
@@ -147,7 +146,7 @@ export async function compile(sources: readonly SourceInput[], opts: CompileOpti
       create(PolicyInfoSchema, {
         name: p.name,
         description: p.description,
-        enforcement: ENF[p.enforcement]!,
+        enforcement: ENFORCEMENT_CODE[p.enforcement] as PbEnforcement,
         auditRequired: p.audit === "REQUIRED",
         exceptions: p.exceptions,
         approval: p.approval

@@ -167,7 +167,7 @@ export function simplify(c: IrCond): IrCond {
           if (x.v === unit) continue;
           return { k: "const", v: !unit };
         }
-        if (x.k === c.k) items.push(...x.items);
+        if (x.k === c.k) for (const y of x.items) items.push(y); // no spread: may hold 100k+ terms
         else items.push(x);
       }
       if (items.length === 0) return { k: "const", v: unit };
@@ -218,7 +218,11 @@ export function optimize(ir: Ir): Ir {
   const bucket = new Map<string, number>();
   const key = (slot: number, id: number): string => `${slot}:${id}`;
   for (const gs of perPolicy) for (const g of gs) for (const id of g.ids) bucket.set(key(g.slot, id), (bucket.get(key(g.slot, id)) ?? 0) + 1);
-  const cost = (g: { slot: number; ids: number[] }): number => Math.max(...g.ids.map((id) => bucket.get(key(g.slot, id))!));
+  const cost = (g: { slot: number; ids: number[] }): number => {
+    let worst = 0; // a loop, not Math.max(...): an IN list may hold 100k+ ids
+    for (const id of g.ids) worst = Math.max(worst, bucket.get(key(g.slot, id))!);
+    return worst;
+  };
   const groups = new Map<number, IndexGroup>();
   const unindexed: number[] = [];
   policies.forEach((p, i) => {

@@ -461,7 +461,11 @@ function neverMatches(c: CheckedCond): boolean {
       allowed.set(slot, next);
     }
     if (x.k === "cmp" && x.op === "!=") excluded.set(x.slot, new Set([...(excluded.get(x.slot) ?? []), x.value]));
-    if (x.k === "in" && x.negated) excluded.set(x.slot, new Set([...(excluded.get(x.slot) ?? []), ...x.values]));
+    if (x.k === "in" && x.negated) {
+      const set = excluded.get(x.slot) ?? new Set<Scalar>();
+      for (const v of x.values) set.add(v);
+      excluded.set(x.slot, set);
+    }
   }
   for (const [slot, vals] of allowed) {
     const ex = excluded.get(slot);

@@ -148,6 +148,9 @@ export function tokenize(file: string, src: string, diags: DiagnosticBag): { tok
         value += src[i];
         i++;
       }
+      if (closed && !value.isWellFormed()) {
+        diags.add("E102", span(start, i, startLine, startLineStart), "string contains half of a surrogate pair; strings must be valid Unicode");
+      }
       if (!closed) {
         diags.add("E101", span(start, i, startLine, startLineStart), "unterminated string", { help: 'close the string with `"` on the same line' });
       } else if (value.length > MAX_STRING_CHARS) {

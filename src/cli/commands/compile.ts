@@ -2,6 +2,7 @@
 //  [--dump-after <stage>] [--timings]`: policy sources → signed bundle file.
 
 import { renameSync, writeFileSync } from "node:fs";
+import { dirname, relative, sep } from "node:path";
 import { AecpError } from "../../common/index.js";
 import { parsePrivateKeyPem } from "../../bundle/index.js";
 import { compile, STAGES, type SourceInput, type StageName } from "../../judicial/index.js";
@@ -15,10 +16,41 @@ export interface CompileCliOptions {
   timings?: boolean;
 }
 
-export function loadSources(paths: readonly string[]): SourceInput[] {
+export interface LoadedSources {
+  /** Paths recorded in the bundle: relative to the files' common folder, `/`-separated. */
+  sources: SourceInput[];
+  /** Recorded path → path relative to the working directory (for messages). */
+  display: Map<string, string>;
+}
+
+/**
+ * Reads the policy files under `paths`. The recorded paths do not depend on
+ * the working directory or on where the tree lives on disk, so the same
+ * sources always give the same bundle bytes (determinism across machines).
+ */
+export function loadSources(paths: readonly string[]): LoadedSources {
   const files = collectFiles(paths, ".policy");
   if (files.length === 0) throw new AecpError("AECP_NO_SOURCES", `no .policy files found in ${paths.map((p) => `\`${p}\``).join(", ")}`);
-  return files.map((f) => ({ path: displayPath(f), text: readText(f) }));
+  const root = commonFolder(files);
+  const sources: SourceInput[] = [];
+  const display = new Map<string, string>();
+  for (const f of files) {
+    const recorded = relative(root, f).split(sep).join("/");
+    sources.push({ path: recorded, text: readText(f) });
+    display.set(recorded, displayPath(f));
+  }
+  return { sources, display };
+}
+
+function commonFolder(files: readonly string[]): string {
+  let common = dirname(files[0]!).split(sep);
+  for (const f of files) {
+    const parts = dirname(f).split(sep);
+    let k = 0;
+    while (k < common.length && k < parts.length && common[k] === parts[k]) k++;
+    common = common.slice(0, k);
+  }
+  return common.join(sep) || sep;
 }
 
 export async function compileCommand(paths: string[], opts: CompileCliOptions): Promise<number> {
@@ -31,14 +63,13 @@ export async function compileCommand(paths: string[], opts: CompileCliOptions): 
   }
   if (!dumpAfter && (!opts.output || !opts.key)) throw new AecpError("AECP_USAGE", "compile needs -o <bundle> and --key <private.pem>");
   const key = opts.key ? parsePrivateKeyPem(readText(opts.key), `\`${opts.key}\``) : undefined;
-  const sources = loadSources(paths);
+  const { sources, display } = loadSources(paths);
   const name = opts.name ?? defaultBundleName(paths[0]!);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
     throw new AecpError("AECP_USAGE", `invalid bundle name \`${name}\`: use letters, digits, '.', '_' and '-' (at most 128 characters)`);
   }
   const result = await compile(sources, key ? { name, key, ...(dumpAfter ? { dumpAfter } : {}) } : { name, ...(dumpAfter ? { dumpAfter } : {}) });
-  const texts = new Map(sources.map((s) => [s.path, s.text]));
-  if (result.diagnostics.length > 0) process.stderr.write(renderDiagnostics(result.diagnostics, texts) + "\n");
+  if (result.diagnostics.length > 0) process.stderr.write(renderDiagnostics(result.diagnostics, sources, display) + "\n");
   if (opts.timings) {
     const total = result.timings.reduce((a, t) => a + t.ms, 0);
     process.stderr.write(result.timings.map((t) => `${t.stage.padEnd(9)} ${t.ms.toFixed(2).padStart(9)} ms`).join("\n") + `\n${"total".padEnd(9)} ${total.toFixed(2).padStart(9)} ms\n`);

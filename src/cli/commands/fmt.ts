@@ -14,7 +14,7 @@ export function fmtCommand(paths: string[], opts: { check?: boolean; write?: boo
     const text = readText(f);
     const { formatted, diagnostics } = formatSource(shown, text);
     if (formatted === undefined) {
-      process.stderr.write(renderDiagnostics(diagnostics, new Map([[shown, text]])) + "\n");
+      process.stderr.write(renderDiagnostics(diagnostics, [{ path: shown, text }]) + "\n");
       bad++;
       continue;
     }

@@ -115,10 +115,10 @@ export async function testCommand(paths: string[], opts: { verbose?: boolean }):
     const cacheKey = [...policyPaths].sort().join("\0");
     let entry = compiled.get(cacheKey);
     if (!entry) {
-      const sources = loadSources(policyPaths);
+      const { sources, display } = loadSources(policyPaths);
       const result = await compile(sources, { name: "test", key });
       if (!result.ok) {
-        out.push(`${shown}\n  policies do not compile:\n${renderDiagnostics(result.diagnostics, new Map(sources.map((s) => [s.path, s.text])))}`);
+        out.push(`${shown}\n  policies do not compile:\n${renderDiagnostics(result.diagnostics, sources, display)}`);
       }
       entry = { result, bundle: result.bundle ? LoadedBundle.load(result.bundle, { trustedKeys }) : undefined };
       compiled.set(cacheKey, entry);
