@@ -119,6 +119,10 @@ describe("aecp compile / verify / inspect / eval", () => {
     expect(shape.code).toBe(1);
     expect(shape.stderr).toContain("AECP_REQUEST_MALFORMED");
     expect(shape.stderr).toContain("NOT verified");
+    // bounded input: more than 16 MiB on stdin is refused, not buffered
+    const huge = aecp(["eval", bundle, "--input", "-"], { input: "x".repeat(17 * 1024 * 1024) });
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toContain("AECP_REQUEST_TOO_LARGE");
   });
 });
 

@@ -47,7 +47,23 @@ export function collectFiles(paths: readonly string[], suffix: string): string[]
   return [...out].sort();
 }
 
+/** Upper bound for any text file the CLI reads (policies, tests, keys, requests): no unbounded memory. */
+export const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
+/** Upper bound for a bundle file read by the CLI (the loader enforces its own limit too). */
+export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024;
+
+function checkedSize(p: string, limit: number): void {
+  let size: number;
+  try {
+    size = statSync(p).size;
+  } catch (cause) {
+    throw new AecpError("AECP_IO", `cannot read \`${displayPath(p)}\``, { cause });
+  }
+  if (size > limit) throw new AecpError("AECP_IO", `\`${displayPath(p)}\` is ${size} bytes; the limit is ${limit}`);
+}
+
 export function readText(p: string): string {
+  checkedSize(p, MAX_TEXT_FILE_BYTES);
   try {
     return readFileSync(p, "utf8");
   } catch (cause) {
@@ -56,11 +72,24 @@ export function readText(p: string): string {
 }
 
 export function readBytes(p: string): Uint8Array {
+  checkedSize(p, MAX_BUNDLE_FILE_BYTES);
   try {
     return new Uint8Array(readFileSync(p));
   } catch (cause) {
     throw new AecpError("AECP_IO", `cannot read \`${displayPath(p)}\``, { cause });
   }
+}
+
+/** All of standard input as text, refusing more than MAX_TEXT_FILE_BYTES. */
+export async function readStdinText(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of process.stdin) {
+    total += (c as Buffer).length;
+    if (total > MAX_TEXT_FILE_BYTES) throw new AecpError("AECP_REQUEST_TOO_LARGE", `standard input exceeds ${MAX_TEXT_FILE_BYTES} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**

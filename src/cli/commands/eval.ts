@@ -4,7 +4,7 @@
 import { LoadedBundle, type Decision } from "../../bundle/index.js";
 import { AecpError } from "../../common/index.js";
 import { attributesFromCheckRequestJson } from "../../executive/index.js";
-import { readBytes, readText, EXIT_OK } from "../io.js";
+import { readBytes, readStdinText, readText, EXIT_OK } from "../io.js";
 import { trustedFrom } from "./verify.js";
 
 export function decisionJson(d: Decision, verified: boolean): Record<string, unknown> {
@@ -18,17 +18,11 @@ export function decisionJson(d: Decision, verified: boolean): Record<string, unk
   };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 export async function evalCommand(bundlePath: string, opts: { input: string; pub: string[]; waiver: string[] }): Promise<number> {
   const verified = opts.pub.length > 0;
   const bundle = LoadedBundle.load(readBytes(bundlePath), verified ? { trustedKeys: trustedFrom(opts.pub) } : { skipVerification: true });
   if (!verified) process.stderr.write("warning: no --pub given; the bundle signature was NOT verified\n");
-  const text = opts.input === "-" ? await readStdin() : readText(opts.input);
+  const text = opts.input === "-" ? await readStdinText() : readText(opts.input);
   let json: unknown;
   try {
     json = JSON.parse(text);
