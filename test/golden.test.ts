@@ -206,3 +206,23 @@ describe("src diagnostic bugs found in golden review (regression tests)", () => 
     expect(summary(diags)).toEqual(["E103 4:26 expected a quoted approver group, found `sre`"]);
   });
 });
+
+// --- codegen goldens -----------------------------------------------------------------
+// test/golden/codegen/<bundle>/*.policy → <bundle>.wat: the emitted core module as
+// WebAssembly text (`aecp compile --dump-after codegen`). Reviewing codegen
+// changes as a diff of this listing is the point; it also pins the ABI layout.
+
+const CODEGEN_DIR = fileURLToPath(new URL("./golden/codegen/", import.meta.url));
+const codegenCases = readdirSync(CODEGEN_DIR)
+  .filter((d) => statSync(join(CODEGEN_DIR, d)).isDirectory())
+  .sort();
+
+describe("golden: codegen → module listing", () => {
+  it.each(codegenCases)("%s", async (name) => {
+    const dir = join(CODEGEN_DIR, name);
+    const sources: SourceInput[] = policyFiles(dir).map((f) => ({ path: f, text: readFileSync(join(dir, f), "utf8") }));
+    const r = await compile(sources, { name, dumpAfter: "codegen" });
+    expect(r.ok, r.diagnostics.map((d) => d.message).join("; ")).toBe(true);
+    golden(join(CODEGEN_DIR, `${name}.wat`), r.dump!);
+  });
+});

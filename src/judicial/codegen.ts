@@ -161,6 +161,12 @@ export function codegen(ir: Ir): CodegenResult {
   const fCopy = m.declareFunction({ params: [I32, I32, I32], results: [] });
   const policyType = m.type(t_i);
   const fPolicy = ir.policies.map(() => m.declareFunction(t_i));
+  for (const [idx, name] of [
+    [fAbi, "abi_version"], [fRecord, "record"], [fMemeq, "memeq"], [fStarts, "starts_with"], [fEnds, "ends_with"],
+    [fGlob, "glob"], [fIntern, "intern"], [fUnknownId, "unknown_id"], [fEval, "eval"], [fCmEval, "cm_evaluate"],
+    [fCmPost, "cm_post_evaluate"], [fRealloc, "cabi_realloc"], [fCopy, "memcpy"],
+  ] as const) m.nameFunction(idx, name);
+  ir.policies.forEach((p, j) => m.nameFunction(fPolicy[j]!, `policy.${p.name}`));
 
   // The dynamic regions (input, waivers, output, heap) sit after all constant
   // data, so a pre-pass allocates every constant the policies will need first;

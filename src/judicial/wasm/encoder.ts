@@ -278,6 +278,13 @@ export class ModuleBuilder {
     this.customs.push({ name, bytes });
   }
 
+  /** Function names for the standard `name` section (listings, trap stack traces). */
+  private readonly funcNames = new Map<number, string>();
+
+  nameFunction(idx: number, name: string): void {
+    this.funcNames.set(idx, name);
+  }
+
   encode(): Uint8Array {
     const out = new ByteWriter(1 << 16);
     out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -350,6 +357,14 @@ export class ModuleBuilder {
     }
     for (const c of this.customs) {
       section(0, (w) => w.name(c.name).bytes(c.bytes));
+    }
+    if (this.funcNames.size > 0) {
+      // name section, subsection 1 (function names), sorted by index
+      const names = new ByteWriter();
+      const entries = [...this.funcNames].sort((a, b) => a[0] - b[0]);
+      names.u32(entries.length);
+      for (const [idx, n] of entries) names.u32(idx).name(n);
+      section(0, (w) => w.name("name").byte(1).vecBytes(names.finish()));
     }
     return out.finish();
   }
