@@ -178,11 +178,10 @@ export function attributesFromCheckRequestJson(input: unknown, options?: CheckRe
     nonEmpty(headers[":authority"]) ??
     nonEmpty(headers["host"])
   )?.toLowerCase();
-  const scheme = (
-    getString(http, "scheme", httpAt) ??
-    nonEmpty(headers[":scheme"]) ??
-    nonEmpty(headers["x-forwarded-proto"])
-  )?.toLowerCase();
+  // Not `x-forwarded-proto`: a client can send it, and a rule such as "card
+  // data only over https" must not be satisfiable by a header. A deployment
+  // that trusts a forwarded header declares it as an attribute explicitly.
+  const scheme = (getString(http, "scheme", httpAt) ?? nonEmpty(headers[":scheme"]))?.toLowerCase();
   const protocol = getString(http, "protocol", httpAt);
   const requestId = getString(http, "id", httpAt);
 
