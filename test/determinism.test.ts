@@ -16,7 +16,6 @@ import { generateKeyPairPem, parsePrivateKeyPem } from "../src/bundle/keys.js";
 import { compile, type SourceInput } from "../src/judicial/compile.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const DIST_ENTRY = join(ROOT, "dist/judicial/index.js");
 const run = promisify(execFile);
 
 function sha256(bytes: Uint8Array): string {

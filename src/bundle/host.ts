@@ -8,7 +8,7 @@
 
 import { AecpError } from "../common/index.js";
 import type { Enforcement, SlotType } from "../legislative/index.js";
-import { DefaultEffect, Enforcement as PbEnforcement } from "../gen/aecp/bundle/v1/bundle_pb.js";
+import { DefaultEffect } from "../gen/aecp/bundle/v1/bundle_pb.js";
 import * as abi from "./abi.js";
 import type { RequestAttributes } from "./attributes.js";
 import { readBundle, slotTypeFromProto, sourceFromProto, type ReadOptions } from "./format.js";

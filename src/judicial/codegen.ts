@@ -16,7 +16,7 @@ import * as abi from "../bundle/index.js";
 import type { Ir, IrCond } from "./ir.js";
 import { Code, ModuleBuilder, ValType } from "./wasm/encoder.js";
 
-const { I32, F64 } = { I32: ValType.I32, F64: ValType.F64 };
+const I32 = ValType.I32;
 const utf8 = new TextEncoder();
 
 

@@ -6,7 +6,7 @@
 // that slot's string id, so evaluation cost does not grow with the number of
 // policies that cannot match.
 
-import type { AttributeSource, CheckedCond, CheckedProgram, Enforcement, Scalar, SlotType } from "../legislative/index.js";
+import type { AttributeSource, CheckedCond, CheckedProgram, Enforcement, SlotType } from "../legislative/index.js";
 import { globExpansions } from "../legislative/index.js";
 
 export interface IrSlot {

@@ -89,10 +89,6 @@ class Parser {
     if (this.tok.kind !== kind) this.fail(this.tok, what ?? `\`${kind}\``);
     return this.next();
   }
-  private expectKw(word: string): Token {
-    if (!this.isKw(word)) this.fail(this.tok, `\`${word}\``);
-    return this.next();
-  }
 
   parseFile(path: string, comments: PolicyFile["comments"]): PolicyFile {
     const items: TopItem[] = [];
