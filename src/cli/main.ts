@@ -14,6 +14,7 @@ import { inspectCommand } from "./commands/inspect.js";
 import { testCommand } from "./commands/test.js";
 import { fmtCommand } from "./commands/fmt.js";
 import { demoCommand } from "./commands/demo.js";
+import { sidecarCommand } from "./commands/sidecar.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -82,6 +83,18 @@ export function buildProgram(runner: Runner): Command {
     .argument("<bundle>")
     .option("--pub <public.pem>", "verify against this trusted key first (repeatable)", collect, [])
     .action((b, o) => runner(() => inspectCommand(b, o)));
+
+  program
+    .command("sidecar")
+    .description("run the Envoy ext_authz sidecar (gRPC Check + health, HTTP health/status/metrics) on a signed bundle")
+    .option("--bundle <file>", "signed bundle to serve")
+    .option("--pub <public.pem>", "trusted public key (repeatable)", collect, [])
+    .option("--grpc <addr>", "gRPC listen address, host:port or unix:/path (repeatable; default 127.0.0.1:9191)", collect, [])
+    .option("--http <addr>", "HTTP listen address for /healthz /readyz /status /metrics (default 127.0.0.1:9192)")
+    .option("--fail-open", "allow requests the sidecar cannot decide (default: fail closed)")
+    .option("--fail-status <code>", "HTTP status when failing closed on an internal error (default 403)")
+    .option("--config <sidecar.yaml>", "YAML file with the same options (camelCase keys); flags override it")
+    .action((o) => runner(() => sidecarCommand(o)));
 
   program
     .command("demo")

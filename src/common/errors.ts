@@ -39,6 +39,10 @@ export const ERROR_CODES = {
   AECP_REQUEST_PATH_INVALID: { http: 400, summary: "the request path cannot be normalized safely" },
   AECP_REQUEST_TOO_LARGE: { http: 413, summary: "the request exceeds a configured size limit" },
   AECP_EVAL_FAILED: { http: 500, summary: "the policy evaluation trapped or failed" },
+  // --- sidecar -------------------------------------------------------------------
+  AECP_CONFIG_INVALID: { http: 400, summary: "a configuration file or option is invalid" },
+  AECP_NO_BUNDLE: { http: 503, summary: "no policy bundle is active yet" },
+  AECP_APPROVALS_UNAVAILABLE: { http: 503, summary: "approval is required but the approvals service cannot be reached" },
   // --- policy tests ------------------------------------------------------------
   AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
 } as const satisfies Record<string, ErrorSpec>;

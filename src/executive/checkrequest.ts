@@ -345,9 +345,13 @@ function readBody(
   maxBodyBytes: number,
 ): unknown {
   const text = getString(http, "body", at);
-  const raw = getString2(http, "rawBody", "raw_body", at);
-  if (text !== undefined && raw !== undefined) malformed(`${at} has both body and ${spelled(http, "rawBody", "raw_body")}`);
-  if (text === undefined && raw === undefined) return undefined;
+  // raw_body: base64 text in JSON encodings, bytes (Uint8Array/Buffer) when the
+  // request arrives over gRPC already decoded.
+  const rawField = field(http, "rawBody", "raw_body", at);
+  const rawBytes = rawField instanceof Uint8Array ? (rawField.length > 0 ? rawField : undefined) : undefined;
+  const raw = rawBytes === undefined ? getString2(http, "rawBody", "raw_body", at) : undefined;
+  if (text !== undefined && (raw !== undefined || rawBytes !== undefined)) malformed(`${at} has both body and ${spelled(http, "rawBody", "raw_body")}`);
+  if (text === undefined && raw === undefined && rawBytes === undefined) return undefined;
 
   // Envoy sets this when the body was truncated at max_request_bytes.
   const partial = headers["x-envoy-auth-partial-body"];
@@ -360,6 +364,13 @@ function readBody(
   if (text !== undefined) {
     if (utf8Exceeds(text, maxBodyBytes)) return undefined;
     s = text;
+  } else if (rawBytes !== undefined) {
+    if (rawBytes.length > maxBodyBytes) return undefined;
+    try {
+      s = utf8Decoder.decode(rawBytes);
+    } catch {
+      return undefined; // not UTF-8, so not JSON
+    }
   } else {
     // raw_body is only inspected (and validated) when it is going to be parsed.
     if (base64DecodedLength(raw!) > maxBodyBytes) return undefined;

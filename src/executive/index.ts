@@ -4,3 +4,10 @@ export { attributesFromCheckRequestJson, DEFAULT_MAX_BODY_BYTES } from "./checkr
 export type { CheckRequestOptions } from "./checkrequest.js";
 export { normalizePath } from "./path.js";
 export { checkRequestFromShorthand } from "./shorthand.js";
+export { Sidecar } from "./sidecar.js";
+export type { SidecarStatus } from "./sidecar.js";
+export { sidecarOptions, SIDECAR_DEFAULTS } from "./options.js";
+export type { SidecarOptions } from "./options.js";
+export { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition, envoyProtoIncludeDirs, structToJson, jsonToStruct, LOADER_OPTIONS } from "./envoy.js";
+export { outcomeForDecision, outcomeForError, toCheckResponse, HEADER_DECISION_ID, HEADER_ADVISORY } from "./response.js";
+export type { CheckOutcome } from "./response.js";

@@ -1,0 +1,56 @@
+// `aecp sidecar --bundle <file> --pub <public.pem>... [--grpc <addr>]... [--http <addr>]
+//  [--fail-open] [--fail-status <n>] [--config <sidecar.yaml>]`
+// Runs the ext_authz sidecar until SIGINT/SIGTERM. Flags override the config file.
+
+import { parse as parseYaml } from "yaml";
+import { AecpError } from "../../common/index.js";
+import { Sidecar, sidecarOptions } from "../../executive/index.js";
+import { readText, EXIT_OK } from "../io.js";
+
+export interface SidecarCliOptions {
+  bundle?: string;
+  pub: string[];
+  grpc: string[];
+  http?: string;
+  failOpen?: boolean;
+  failStatus?: string;
+  config?: string;
+}
+
+export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
+  let fromFile: Record<string, unknown> = {};
+  if (o.config) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readText(o.config), { maxAliasCount: 100 });
+    } catch (e) {
+      if (e instanceof AecpError) throw e;
+      throw new AecpError("AECP_CONFIG_INVALID", `\`${o.config}\` is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new AecpError("AECP_CONFIG_INVALID", `\`${o.config}\` must be a map of sidecar options`);
+    fromFile = doc as Record<string, unknown>;
+  }
+  const flags: Record<string, unknown> = {};
+  if (o.bundle !== undefined) flags["bundle"] = o.bundle;
+  if (o.pub.length > 0) flags["pub"] = o.pub;
+  if (o.grpc.length > 0) flags["grpc"] = o.grpc;
+  if (o.http !== undefined) flags["http"] = o.http;
+  if (o.failOpen) flags["failOpen"] = true;
+  if (o.failStatus !== undefined) flags["failStatus"] = Number(o.failStatus);
+  const options = sidecarOptions({ ...fromFile, ...flags });
+  const sidecar = new Sidecar(options);
+  await sidecar.start();
+  const s = sidecar.status();
+  process.stdout.write(
+    `aecp sidecar ready: bundle \`${s.bundle!.name}\` ${s.bundle!.digest.slice(0, 19)}… (${s.bundle!.policies} policies), ` +
+      `gRPC ext_authz on ${s.listening.grpc.join(", ")}, HTTP on ${s.listening.http} (/healthz /readyz /status /metrics)` +
+      `${options.failOpen ? ", FAIL-OPEN" : ""}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await sidecar.stop();
+  return EXIT_OK;
+}

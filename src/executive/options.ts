@@ -1,0 +1,92 @@
+// SidecarOptions: the one options type of the enforcement sidecar. Every
+// field documented with its default; `sidecarOptions()` validates, fills
+// defaults, freezes, and rejects unknown keys and bad values with
+// AECP_CONFIG_INVALID naming the key. Used for both the CLI flags and the
+// YAML config file (`aecp sidecar --config`).
+
+import { AecpError } from "../common/index.js";
+
+export interface SidecarOptions {
+  /** Signed bundle file to serve (required until distribution lands). */
+  readonly bundle: string;
+  /** Trusted public keys, as PEM file paths (at least one). */
+  readonly pub: readonly string[];
+  /** gRPC listen addresses, `host:port` or `unix:/path`. Default ["127.0.0.1:9191"]. */
+  readonly grpc: readonly string[];
+  /** HTTP listen address for health, status and metrics. Default "127.0.0.1:9192". */
+  readonly http: string;
+  /** Allow requests when the sidecar cannot decide. Default false (fail closed). */
+  readonly failOpen: boolean;
+  /** HTTP status sent when failing closed on an internal error. Default 403. */
+  readonly failStatus: number;
+  /** Largest bundle file accepted, bytes. Default 64 MiB. */
+  readonly maxBundleBytes: number;
+  /** Largest request body parsed as JSON, bytes. Default 1 MiB. */
+  readonly maxBodyBytes: number;
+}
+
+export const SIDECAR_DEFAULTS = Object.freeze({
+  grpc: ["127.0.0.1:9191"],
+  http: "127.0.0.1:9192",
+  failOpen: false,
+  failStatus: 403,
+  maxBundleBytes: 64 * 1024 * 1024,
+  maxBodyBytes: 1024 * 1024,
+});
+
+const KEYS = ["bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes"] as const;
+
+function bad(key: string, why: string): never {
+  throw new AecpError("AECP_CONFIG_INVALID", `sidecar option \`${key}\` ${why}`);
+}
+
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export function validateListenAddress(key: string, v: string, allowUnix: boolean): string {
+  if (allowUnix && v.startsWith("unix:")) {
+    if (v.length <= 5) bad(key, "needs a socket path after `unix:`");
+    return v;
+  }
+  const m = HOST_PORT.exec(v);
+  if (!m || Number(m[1]) > 65535) bad(key, `must be host:port${allowUnix ? " or unix:/path" : ""}, not \`${v}\``);
+  return v;
+}
+
+function str(key: string, v: unknown): string {
+  if (typeof v !== "string" || v === "") bad(key, "must be a non-empty string");
+  return v;
+}
+
+function strList(key: string, v: unknown): string[] {
+  const list = typeof v === "string" ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== "string" || x === "")) bad(key, "must be a non-empty list of strings");
+  return list as string[];
+}
+
+function int(key: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(key, `must be a whole number from ${min} to ${max}`);
+  return v;
+}
+
+/** Validate raw options (from flags or YAML), fill defaults, freeze. */
+export function sidecarOptions(raw: unknown): SidecarOptions {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new AecpError("AECP_CONFIG_INVALID", "sidecar configuration must be a map");
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!(KEYS as readonly string[]).includes(k)) throw new AecpError("AECP_CONFIG_INVALID", `unknown sidecar option \`${k}\` (known: ${KEYS.join(", ")})`);
+  }
+  if (r["bundle"] === undefined) bad("bundle", "is required (a signed bundle file)");
+  if (r["pub"] === undefined) bad("pub", "is required (at least one trusted public key)");
+  const grpc = r["grpc"] === undefined ? SIDECAR_DEFAULTS.grpc : strList("grpc", r["grpc"]);
+  const failStatus = r["failStatus"] === undefined ? SIDECAR_DEFAULTS.failStatus : int("failStatus", r["failStatus"], 400, 599);
+  return Object.freeze({
+    bundle: str("bundle", r["bundle"]),
+    pub: Object.freeze(strList("pub", r["pub"])),
+    grpc: Object.freeze(grpc.map((a) => validateListenAddress("grpc", a, true))),
+    http: validateListenAddress("http", r["http"] === undefined ? SIDECAR_DEFAULTS.http : str("http", r["http"]), false),
+    failOpen: r["failOpen"] === undefined ? SIDECAR_DEFAULTS.failOpen : typeof r["failOpen"] === "boolean" ? r["failOpen"] : bad("failOpen", "must be true or false"),
+    failStatus,
+    maxBundleBytes: r["maxBundleBytes"] === undefined ? SIDECAR_DEFAULTS.maxBundleBytes : int("maxBundleBytes", r["maxBundleBytes"], 1024, 1 << 30),
+    maxBodyBytes: r["maxBodyBytes"] === undefined ? SIDECAR_DEFAULTS.maxBodyBytes : int("maxBodyBytes", r["maxBodyBytes"], 0, 64 * 1024 * 1024),
+  });
+}

@@ -1,0 +1,155 @@
+// Decision → Envoy CheckResponse (envoy.service.auth.v3), following Envoy's
+// ext_authz semantics. One pure function per outcome, no transport: the gRPC
+// server sends these objects as they are; the HTTP mode maps the same
+// outcome onto an HTTP response.
+//
+//   allow → status OK + ok_response (x-aecp-decision-id and advisory notes
+//           added to the upstream request; `append` set explicitly to false)
+//   deny  → status PERMISSION_DENIED + denied_response (403, JSON body naming
+//           the violated policies and the decision id)
+//   pause → for now 503 fail-closed (AECP_APPROVALS_UNAVAILABLE) until the
+//           approvals service exists; the defer/hold modes arrive with it
+//   error → fail closed (deny with the error's reason code) unless fail-open
+// Every response carries dynamic_metadata (decision id, effect, policies,
+// bundle) so Envoy access logs can join on it. A policy decision is never a
+// gRPC error.
+
+import type { Decision } from "../bundle/index.js";
+import { jsonToStruct, type JsonValue } from "./envoy.js";
+
+/** gRPC status codes used in CheckResponse.status. */
+export const GRPC_OK = 0;
+export const GRPC_PERMISSION_DENIED = 7;
+export const GRPC_UNAVAILABLE = 14;
+
+export const HEADER_DECISION_ID = "x-aecp-decision-id";
+export const HEADER_ADVISORY = "x-aecp-advisory";
+export const HEADER_FAIL_OPEN = "x-aecp-fail-open";
+
+/** The outcome of one check, independent of the wire format. */
+export interface CheckOutcome {
+  decisionId: string;
+  allowed: boolean;
+  /** HTTP status for a denied request. */
+  httpStatus: number;
+  /** Headers for the upstream request (allow) or the client response (deny). */
+  headers: Array<[string, string]>;
+  /** JSON body for a denied request. */
+  body: string | undefined;
+  metadata: Record<string, JsonValue>;
+  /** CheckResponse.status code and message. */
+  grpcCode: number;
+  message: string;
+}
+
+export interface ResponseOptions {
+  /** HTTP status for fail-closed internal errors (default 403). */
+  failStatus: number;
+  failOpen: boolean;
+}
+
+function metadataFor(decisionId: string, effect: string, d: Decision | undefined, reason?: string): Record<string, JsonValue> {
+  const m: Record<string, JsonValue> = { aecp_decision_id: decisionId, aecp_effect: effect };
+  if (d) {
+    m["aecp_policies"] = d.violations.map((v) => v.policy).join(",");
+    m["aecp_waived"] = d.waived.map((v) => v.policy).join(",");
+    m["aecp_bundle"] = d.bundle.name;
+    m["aecp_bundle_digest"] = d.bundle.digest;
+    if (d.bundle.revision !== null) m["aecp_bundle_revision"] = d.bundle.revision;
+    m["aecp_eval_ns"] = d.evalNs;
+  }
+  if (reason !== undefined) m["aecp_reason"] = reason;
+  return m;
+}
+
+export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcome {
+  if (d.effect === "allow") {
+    const headers: Array<[string, string]> = [[HEADER_DECISION_ID, decisionId]];
+    const advisory = d.violations.filter((v) => v.enforcement === "ADVISORY").map((v) => v.policy);
+    if (advisory.length > 0) headers.push([HEADER_ADVISORY, advisory.join(",")]);
+    return { decisionId, allowed: true, httpStatus: 200, headers, body: undefined, metadata: metadataFor(decisionId, "allow", d), grpcCode: GRPC_OK, message: "" };
+  }
+  if (d.effect === "deny") {
+    const blocking = d.violations.filter((v) => v.enforcement === "BLOCKING");
+    const body = JSON.stringify({
+      effect: "deny",
+      decision_id: decisionId,
+      reason: d.defaulted && blocking.length === 0 ? "AECP_DEFAULT_DENY" : "AECP_POLICY_VIOLATION",
+      violations: blocking,
+    });
+    return {
+      decisionId,
+      allowed: false,
+      httpStatus: 403,
+      headers: [
+        ["content-type", "application/json"],
+        [HEADER_DECISION_ID, decisionId],
+      ],
+      body,
+      metadata: metadataFor(decisionId, "deny", d),
+      grpcCode: GRPC_PERMISSION_DENIED,
+      message: "denied by policy",
+    };
+  }
+  // pause: the approvals service is not wired in yet → fail closed, visibly
+  const pending = d.violations.filter((v) => v.enforcement === "REQUIRE_APPROVAL");
+  return {
+    decisionId,
+    allowed: false,
+    httpStatus: 503,
+    headers: [
+      ["content-type", "application/json"],
+      [HEADER_DECISION_ID, decisionId],
+      ["retry-after", "30"],
+    ],
+    body: JSON.stringify({ effect: "pause", decision_id: decisionId, reason: "AECP_APPROVALS_UNAVAILABLE", requires_approval: pending }),
+    metadata: metadataFor(decisionId, "pause", d, "AECP_APPROVALS_UNAVAILABLE"),
+    grpcCode: GRPC_PERMISSION_DENIED,
+    message: "approval required but no approvals service is configured",
+  };
+}
+
+/** An internal failure or a request that cannot be decided: fail closed unless configured otherwise. */
+export function outcomeForError(code: string, httpStatus: number, decisionId: string, opts: ResponseOptions): CheckOutcome {
+  if (opts.failOpen) {
+    return {
+      decisionId,
+      allowed: true,
+      httpStatus: 200,
+      headers: [
+        [HEADER_DECISION_ID, decisionId],
+        [HEADER_FAIL_OPEN, code],
+      ],
+      body: undefined,
+      metadata: metadataFor(decisionId, "allow", undefined, code),
+      grpcCode: GRPC_OK,
+      message: "",
+    };
+  }
+  return {
+    decisionId,
+    allowed: false,
+    httpStatus,
+    headers: [
+      ["content-type", "application/json"],
+      [HEADER_DECISION_ID, decisionId],
+    ],
+    body: JSON.stringify({ effect: "deny", decision_id: decisionId, reason: code }),
+    metadata: metadataFor(decisionId, "deny", undefined, code),
+    grpcCode: GRPC_PERMISSION_DENIED,
+    message: `fail closed: ${code}`,
+  };
+}
+
+const headerOption = ([key, value]: [string, string]) => ({ header: { key, value }, append: { value: false } });
+
+/** CheckResponse in protobufjs object form (LOADER_OPTIONS). */
+export function toCheckResponse(o: CheckOutcome): Record<string, unknown> {
+  const res: Record<string, unknown> = {
+    status: { code: o.grpcCode, message: o.message },
+    dynamic_metadata: jsonToStruct(o.metadata),
+  };
+  if (o.allowed) res["ok_response"] = { headers: o.headers.map(headerOption) };
+  else res["denied_response"] = { status: { code: o.httpStatus }, headers: o.headers.map(headerOption), body: o.body ?? "" };
+  return res;
+}

@@ -1,0 +1,224 @@
+// The enforcement sidecar: serves Envoy's ext_authz gRPC API (and gRPC
+// health) on TCP and Unix sockets, and health/status/metrics over HTTP,
+// evaluating the active signed bundle in process.
+//
+// Bundle lifecycle: bytes → verify + ABI check + instantiate (LoadedBundle)
+// → warm-up evaluations off the request path → atomic swap of the `active`
+// reference. A request reads `active` once, so it never sees a half-loaded
+// bundle, and a bundle that fails any step never replaces a good one.
+// Readiness (HTTP /readyz, gRPC health SERVING) requires an active bundle.
+//
+// Not yet here (issue 3 continues): the HTTP ext_authz mode, pause via the
+// approvals service (pause currently fails closed with 503), decision log,
+// OpenTelemetry, shadow evaluation, last-known-good cache, workers.
+
+import { randomUUID } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { createServer, type Server as HttpServer } from "node:http";
+import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { AecpError, ERROR_CODES, isAecpError, type ErrorCode } from "../common/index.js";
+import { LoadedBundle, TrustedKeys, emptyRequestAttributes, type Decision, type RequestAttributes } from "../bundle/index.js";
+import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "./envoy.js";
+import type { SidecarOptions } from "./options.js";
+import { outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "./response.js";
+
+const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
+
+export interface SidecarStatus {
+  ready: boolean;
+  bundle: { name: string; digest: string; revision: number | null; keyId: string | null; policies: number; loadedAt: string } | null;
+  lastError: { code: string; message: string; at: string } | null;
+  decisions: Record<string, number>;
+  errors: Record<string, number>;
+  listening: { grpc: string[]; http: string | null };
+}
+
+export class Sidecar {
+  private active: LoadedBundle | undefined;
+  private activeLoadedAt = "";
+  private lastError: SidecarStatus["lastError"] = null;
+  private readonly trusted: TrustedKeys;
+  private readonly grpcServer: grpc.Server;
+  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTH_SERVICE]: "NOT_SERVING" });
+  private httpServer: HttpServer | undefined;
+  private readonly boundGrpc: string[] = [];
+  private boundHttp: string | null = null;
+  private readonly decisionCounts: Record<string, number> = { allow: 0, deny: 0, pause: 0 };
+  private readonly errorCounts: Record<string, number> = {};
+  private evalNsSum = 0;
+  private evalCount = 0;
+
+  constructor(readonly options: SidecarOptions) {
+    this.trusted = TrustedKeys.fromPems(options.pub.map((p) => readFileSync(p, "utf8")));
+    this.grpcServer = new grpc.Server({
+      // Envoy multiplexes a worker's checks over one HTTP/2 connection; keep
+      // many streams in flight without flow-control stalls.
+      "grpc.max_concurrent_streams": 4096,
+      "grpc-node.max_session_memory": 64,
+    });
+    const pkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
+      envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
+    };
+    this.grpcServer.addService(pkg.envoy.service.auth.v3.Authorization.service, {
+      Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        // INVARIANT: a policy decision (and any failure to decide) is a CheckResponse, never a gRPC error.
+        callback(null, toCheckResponse(this.checkGrpc(call.request)));
+      },
+    });
+    this.health.addToServer(this.grpcServer);
+  }
+
+  /** Load and activate a bundle from bytes. Throws (and keeps the current bundle) if it is not valid. */
+  activate(bytes: Uint8Array): LoadedBundle {
+    let next: LoadedBundle;
+    try {
+      next = LoadedBundle.load(bytes, { trustedKeys: this.trusted, maxBundleBytes: this.options.maxBundleBytes });
+      // warm-up and self-test off the request path: the module must evaluate
+      for (let i = 0; i < 200; i++) next.evaluate(emptyRequestAttributes());
+    } catch (e) {
+      const err = isAecpError(e) ? e : new AecpError("AECP_BUNDLE_WASM_INVALID", "bundle failed its self-test", { cause: e });
+      this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
+      throw err;
+    }
+    this.active = next; // INVARIANT: the only write of `active`; one reference swap
+    this.activeLoadedAt = new Date().toISOString();
+    this.health.setStatus("", "SERVING");
+    this.health.setStatus(AUTH_SERVICE, "SERVING");
+    return next;
+  }
+
+  get ready(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** Decide one request given as attributes (shared by gRPC and HTTP modes). */
+  decide(attrs: RequestAttributes): CheckOutcome {
+    const decisionId = randomUUID();
+    const bundle = this.active; // read once: a swap mid-request cannot mix bundles
+    if (!bundle) return this.failure("AECP_NO_BUNDLE", 503, decisionId);
+    let d: Decision;
+    try {
+      d = bundle.evaluate(attrs);
+    } catch (e) {
+      return this.failure(isAecpError(e) ? e.code : "AECP_EVAL_FAILED", this.options.failStatus, decisionId);
+    }
+    this.decisionCounts[d.effect]!++;
+    this.evalNsSum += d.evalNs;
+    this.evalCount++;
+    return outcomeForDecision(d, decisionId);
+  }
+
+  private checkGrpc(request: unknown): CheckOutcome {
+    let attrs: RequestAttributes;
+    try {
+      attrs = attributesFromGrpcCheckRequest(request, { maxBodyBytes: this.options.maxBodyBytes });
+    } catch (e) {
+      const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
+      return this.failure(code, ERROR_CODES[code].http, randomUUID());
+    }
+    return this.decide(attrs);
+  }
+
+  private failure(code: string, httpStatus: number, decisionId: string): CheckOutcome {
+    this.errorCounts[code] = (this.errorCounts[code] ?? 0) + 1;
+    return outcomeForError(code, httpStatus, decisionId, { failOpen: this.options.failOpen, failStatus: this.options.failStatus });
+  }
+
+  status(): SidecarStatus {
+    const b = this.active;
+    return {
+      ready: this.ready,
+      bundle: b
+        ? { name: b.name, digest: b.ref.digest, revision: b.ref.revision, keyId: b.ref.keyId, policies: b.policies.length, loadedAt: this.activeLoadedAt }
+        : null,
+      lastError: this.lastError,
+      decisions: { ...this.decisionCounts },
+      errors: { ...this.errorCounts },
+      listening: { grpc: [...this.boundGrpc], http: this.boundHttp },
+    };
+  }
+
+  /** Prometheus text exposition. */
+  metrics(): string {
+    const lines = [
+      "# HELP aecp_decisions_total Decisions by effect.",
+      "# TYPE aecp_decisions_total counter",
+      ...Object.entries(this.decisionCounts).map(([e, n]) => `aecp_decisions_total{effect="${e}"} ${n}`),
+      "# HELP aecp_decision_errors_total Requests that could not be decided, by reason code.",
+      "# TYPE aecp_decision_errors_total counter",
+      ...Object.entries(this.errorCounts).map(([c, n]) => `aecp_decision_errors_total{code="${c}"} ${n}`),
+      "# HELP aecp_eval_seconds Extraction + evaluation time.",
+      "# TYPE aecp_eval_seconds summary",
+      `aecp_eval_seconds_sum ${(this.evalNsSum / 1e9).toFixed(9)}`,
+      `aecp_eval_seconds_count ${this.evalCount}`,
+      "# HELP aecp_bundle_active 1 when a bundle is active.",
+      "# TYPE aecp_bundle_active gauge",
+      `aecp_bundle_active ${this.ready ? 1 : 0}`,
+    ];
+    return lines.join("\n") + "\n";
+  }
+
+  /** Load the configured bundle, then listen. Resolves when every listener is bound. */
+  async start(): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(this.options.bundle));
+    } catch (cause) {
+      throw new AecpError("AECP_IO", `cannot read bundle \`${this.options.bundle}\``, { cause });
+    }
+    this.activate(bytes);
+    for (const addr of this.options.grpc) {
+      if (addr.startsWith("unix:")) rmSync(addr.slice(5), { force: true }); // a stale socket from a previous run
+      const port = await new Promise<number>((resolve, reject) =>
+        this.grpcServer.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      ).catch((cause: unknown) => {
+        throw new AecpError("AECP_IO", `cannot listen for gRPC on \`${addr}\``, { cause });
+      });
+      this.boundGrpc.push(addr.startsWith("unix:") ? addr : addr.replace(/:\d+$/, `:${port}`));
+    }
+    await this.startHttp();
+  }
+
+  private async startHttp(): Promise<void> {
+    const [host, portText] = splitHostPort(this.options.http);
+    this.httpServer = createServer((req, res) => {
+      const send = (status: number, type: string, body: string): void => {
+        res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+        res.end(body);
+      };
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method !== "GET" && req.method !== "HEAD") return send(405, "text/plain", "method not allowed\n");
+      switch (path) {
+        case "/healthz":
+          return send(200, "text/plain", "ok\n");
+        case "/readyz":
+          return this.ready ? send(200, "text/plain", "ready\n") : send(503, "text/plain", "no active bundle\n");
+        case "/status":
+          return send(200, "application/json", JSON.stringify(this.status()) + "\n");
+        case "/metrics":
+          return send(200, "text/plain; version=0.0.4", this.metrics());
+        default:
+          return send(404, "text/plain", "not found\n");
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.httpServer!.once("error", (cause) => reject(new AecpError("AECP_IO", `cannot listen for HTTP on \`${this.options.http}\``, { cause })));
+      this.httpServer!.listen(Number(portText), host, () => resolve());
+    });
+    const addr = this.httpServer.address();
+    this.boundHttp = typeof addr === "object" && addr ? `${host}:${addr.port}` : this.options.http;
+  }
+
+  async stop(): Promise<void> {
+    this.health.setStatus("", "NOT_SERVING");
+    this.health.setStatus(AUTH_SERVICE, "NOT_SERVING");
+    await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    if (this.httpServer) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
+  }
+}
+
+function splitHostPort(a: string): [string, string] {
+  const i = a.lastIndexOf(":");
+  return [a.slice(0, i).replace(/^\[|\]$/g, ""), a.slice(i + 1)];
+}
