@@ -126,7 +126,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (isAecpError(e)) {
       process.stderr.write(`error[${e.code}]: ${e.message}\n`);
       if (process.env["AECP_DEBUG"] && e.cause) process.stderr.write(`cause: ${String((e.cause as Error).stack ?? e.cause)}\n`);
-      return e.code === "AECP_USAGE" || e.code === "AECP_IO" || e.code === "AECP_NO_SOURCES" ? EXIT_USAGE : 1;
+      return e.code === "AECP_USAGE" || e.code === "AECP_IO" || e.code === "AECP_NO_SOURCES" || e.code === "AECP_CONFIG_INVALID" ? EXIT_USAGE : 1;
     }
     process.stderr.write(`internal error (a bug in aecp): ${(e as Error).stack ?? String(e)}\n`);
     return 70;

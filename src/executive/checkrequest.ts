@@ -272,7 +272,13 @@ function readHeaders(http: JsonObject, at: string): Record<string, string> {
           malformed(`${mapAt}.headers[${i}] has both rawValue and raw_value`);
         }
         let v: string;
-        if (raw !== undefined && raw !== null && raw !== "") {
+        if (raw instanceof Uint8Array) {
+          // gRPC-decoded bytes (Envoy ≥ 1.27 with encode_raw_headers): no base64 step
+          const rawKey = spelled(entry, "rawValue", "raw_value");
+          if (raw.length > 0 && typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
+          if (raw.length > MAX_HEADER_VALUE_BYTES) headerTooLarge();
+          v = raw.length > 0 ? Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString("utf8") : typeof value === "string" ? value : "";
+        } else if (raw !== undefined && raw !== null && raw !== "") {
           const rawKey = spelled(entry, "rawValue", "raw_value");
           if (typeof raw !== "string") malformed(`${mapAt}.headers[${i}].${rawKey} must be a string`);
           if (typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
@@ -348,8 +354,10 @@ function readBody(
   // raw_body: base64 text in JSON encodings, bytes (Uint8Array/Buffer) when the
   // request arrives over gRPC already decoded.
   const rawField = field(http, "rawBody", "raw_body", at);
-  const rawBytes = rawField instanceof Uint8Array ? (rawField.length > 0 ? rawField : undefined) : undefined;
-  const raw = rawBytes === undefined ? getString2(http, "rawBody", "raw_body", at) : undefined;
+  const isBytes = rawField instanceof Uint8Array;
+  // proto3: empty bytes mean "no body"
+  const rawBytes = isBytes && rawField.length > 0 ? rawField : undefined;
+  const raw = isBytes ? undefined : getString2(http, "rawBody", "raw_body", at);
   if (text !== undefined && (raw !== undefined || rawBytes !== undefined)) malformed(`${at} has both body and ${spelled(http, "rawBody", "raw_body")}`);
   if (text === undefined && raw === undefined && rawBytes === undefined) return undefined;
 

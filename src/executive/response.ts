@@ -86,7 +86,7 @@ export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcom
         [HEADER_DECISION_ID, decisionId],
       ],
       body,
-      metadata: metadataFor(decisionId, "deny", d),
+      metadata: metadataFor(decisionId, "deny", d, d.defaulted && blocking.length === 0 ? "AECP_DEFAULT_DENY" : "AECP_POLICY_VIOLATION"),
       grpcCode: GRPC_PERMISSION_DENIED,
       message: "denied by policy",
     };
@@ -143,13 +143,23 @@ export function outcomeForError(code: string, httpStatus: number, decisionId: st
 
 const headerOption = ([key, value]: [string, string]) => ({ header: { key, value }, append: { value: false } });
 
+/**
+ * Headers only AECP may put on an upstream request. A client could send them
+ * itself (e.g. a forged `x-aecp-fail-open`), so an allow removes every one the
+ * sidecar did not set.
+ */
+const OWN_HEADERS = [HEADER_DECISION_ID, HEADER_ADVISORY, HEADER_FAIL_OPEN] as const;
+
 /** CheckResponse in protobufjs object form (LOADER_OPTIONS). */
 export function toCheckResponse(o: CheckOutcome): Record<string, unknown> {
   const res: Record<string, unknown> = {
     status: { code: o.grpcCode, message: o.message },
     dynamic_metadata: jsonToStruct(o.metadata),
   };
-  if (o.allowed) res["ok_response"] = { headers: o.headers.map(headerOption) };
+  if (o.allowed) {
+    const set = new Set(o.headers.map(([k]) => k));
+    res["ok_response"] = { headers: o.headers.map(headerOption), headers_to_remove: OWN_HEADERS.filter((h) => !set.has(h)) };
+  }
   else res["denied_response"] = { status: { code: o.httpStatus }, headers: o.headers.map(headerOption), body: o.body ?? "" };
   return res;
 }

@@ -13,7 +13,8 @@
 // OpenTelemetry, shadow evaluation, last-known-good cache, workers.
 
 import { randomUUID } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { lstatSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
@@ -169,7 +170,7 @@ export class Sidecar {
     }
     this.activate(bytes);
     for (const addr of this.options.grpc) {
-      if (addr.startsWith("unix:")) rmSync(addr.slice(5), { force: true }); // a stale socket from a previous run
+      if (addr.startsWith("unix:")) await removeStaleSocket(addr.slice(5));
       const port = await new Promise<number>((resolve, reject) =>
         this.grpcServer.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((cause: unknown) => {
@@ -207,7 +208,7 @@ export class Sidecar {
       this.httpServer!.listen(Number(portText), host, () => resolve());
     });
     const addr = this.httpServer.address();
-    this.boundHttp = typeof addr === "object" && addr ? `${host}:${addr.port}` : this.options.http;
+    this.boundHttp = typeof addr === "object" && addr ? `${host.includes(":") ? `[${host}]` : host}:${addr.port}` : this.options.http;
   }
 
   async stop(): Promise<void> {
@@ -216,6 +217,30 @@ export class Sidecar {
     await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
     if (this.httpServer) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
   }
+}
+
+/**
+ * Remove a socket file left by a previous run — but never one that a live
+ * process (another sidecar) is still serving: that is AECP_IO "in use".
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket = false;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new AecpError("AECP_IO", `\`${path}\` exists and is not a socket; refusing to replace it`);
+  const live = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+  if (live) throw new AecpError("AECP_IO", `another process is listening on \`unix:${path}\``);
+  rmSync(path, { force: true });
 }
 
 function splitHostPort(a: string): [string, string] {
