@@ -93,6 +93,7 @@ export function buildProgram(runner: Runner): Command {
     .option("--http <addr>", "HTTP listen address for /healthz /readyz /status /metrics (default 127.0.0.1:9192)")
     .option("--fail-open", "allow requests the sidecar cannot decide (default: fail closed)")
     .option("--fail-status <code>", "HTTP status when failing closed on an internal error (default 403)")
+    .option("--cache-dir <dir>", "keep the last-known-good bundle here and serve it at start if the configured one fails")
     .option("--config <sidecar.yaml>", "YAML file with the same options (camelCase keys); flags override it")
     .action((o) => runner(() => sidecarCommand(o)));
 

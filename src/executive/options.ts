@@ -23,6 +23,8 @@ export interface SidecarOptions {
   readonly maxBundleBytes: number;
   /** Largest request body parsed as JSON, bytes. Default 1 MiB. */
   readonly maxBodyBytes: number;
+  /** Directory for the last-known-good bundle; undefined = no cache. Default undefined. */
+  readonly cacheDir: string | undefined;
 }
 
 export const SIDECAR_DEFAULTS = Object.freeze({
@@ -34,7 +36,7 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   maxBodyBytes: 1024 * 1024,
 });
 
-const KEYS = ["bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes"] as const;
+const KEYS = ["bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir"] as const;
 
 function bad(key: string, why: string): never {
   throw new AecpError("AECP_CONFIG_INVALID", `sidecar option \`${key}\` ${why}`);
@@ -88,5 +90,6 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
     failStatus,
     maxBundleBytes: r["maxBundleBytes"] === undefined ? SIDECAR_DEFAULTS.maxBundleBytes : int("maxBundleBytes", r["maxBundleBytes"], 1024, 1 << 30),
     maxBodyBytes: r["maxBodyBytes"] === undefined ? SIDECAR_DEFAULTS.maxBodyBytes : int("maxBodyBytes", r["maxBodyBytes"], 0, 64 * 1024 * 1024),
+    cacheDir: r["cacheDir"] === undefined ? undefined : str("cacheDir", r["cacheDir"]),
   });
 }

@@ -23,12 +23,18 @@ import { LoadedBundle, TrustedKeys, emptyRequestAttributes, type Decision, type 
 import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "./envoy.js";
 import type { SidecarOptions } from "./options.js";
 import { outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "./response.js";
+import { BundleStore } from "./bundle-store.js";
 
 const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
 
+/** Where the active bundle came from. */
+export type BundleSource = "file" | "cache";
+
 export interface SidecarStatus {
   ready: boolean;
-  bundle: { name: string; digest: string; revision: number | null; keyId: string | null; policies: number; loadedAt: string } | null;
+  bundle: { name: string; digest: string; revision: number | null; keyId: string | null; policies: number; loadedAt: string; source: BundleSource } | null;
+  /** True while serving a bundle other than the configured one because the configured one failed. */
+  degraded: boolean;
   lastError: { code: string; message: string; at: string } | null;
   decisions: Record<string, number>;
   errors: Record<string, number>;
@@ -38,6 +44,9 @@ export interface SidecarStatus {
 export class Sidecar {
   private active: LoadedBundle | undefined;
   private activeLoadedAt = "";
+  private activeSource: BundleSource = "file";
+  private degraded = false;
+  private readonly store: BundleStore | undefined;
   private lastError: SidecarStatus["lastError"] = null;
   private readonly trusted: TrustedKeys;
   private readonly grpcServer: grpc.Server;
@@ -52,6 +61,7 @@ export class Sidecar {
 
   constructor(readonly options: SidecarOptions) {
     this.trusted = TrustedKeys.fromPems(options.pub.map((p) => readFileSync(p, "utf8")));
+    this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
     this.grpcServer = new grpc.Server({
       // Envoy multiplexes a worker's checks over one HTTP/2 connection; keep
       // many streams in flight without flow-control stalls.
@@ -70,8 +80,12 @@ export class Sidecar {
     this.health.addToServer(this.grpcServer);
   }
 
-  /** Load and activate a bundle from bytes. Throws (and keeps the current bundle) if it is not valid. */
-  activate(bytes: Uint8Array): LoadedBundle {
+  /**
+   * Load and activate a bundle from bytes. Throws (and keeps the current
+   * bundle) if it is not valid. A bundle activated from a source other than
+   * the cache becomes the last-known-good copy (when `cacheDir` is set).
+   */
+  activate(bytes: Uint8Array, source: BundleSource = "file"): LoadedBundle {
     let next: LoadedBundle;
     try {
       next = LoadedBundle.load(bytes, { trustedKeys: this.trusted, maxBundleBytes: this.options.maxBundleBytes });
@@ -84,6 +98,17 @@ export class Sidecar {
     }
     this.active = next; // INVARIANT: the only write of `active`; one reference swap
     this.activeLoadedAt = new Date().toISOString();
+    this.activeSource = source;
+    this.degraded = false;
+    if (this.store && source !== "cache") {
+      try {
+        this.store.save(bytes);
+      } catch (e) {
+        // serving continues; only the restart safety net is missing
+        const err = isAecpError(e) ? e : new AecpError("AECP_IO", String(e));
+        this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
+      }
+    }
     this.health.setStatus("", "SERVING");
     this.health.setStatus(AUTH_SERVICE, "SERVING");
     return next;
@@ -131,8 +156,9 @@ export class Sidecar {
     return {
       ready: this.ready,
       bundle: b
-        ? { name: b.name, digest: b.ref.digest, revision: b.ref.revision, keyId: b.ref.keyId, policies: b.policies.length, loadedAt: this.activeLoadedAt }
+        ? { name: b.name, digest: b.ref.digest, revision: b.ref.revision, keyId: b.ref.keyId, policies: b.policies.length, loadedAt: this.activeLoadedAt, source: this.activeSource }
         : null,
+      degraded: this.degraded,
       lastError: this.lastError,
       decisions: { ...this.decisionCounts },
       errors: { ...this.errorCounts },
@@ -160,15 +186,38 @@ export class Sidecar {
     return lines.join("\n") + "\n";
   }
 
-  /** Load the configured bundle, then listen. Resolves when every listener is bound. */
+  /**
+   * Load bundles, then listen. Resolves when every listener is bound.
+   * Order: the last-known-good copy first (so a restart serves even when the
+   * configured source is unreachable or bad), then the configured bundle,
+   * which replaces it when valid. Fails only when neither yields a bundle.
+   */
   async start(): Promise<void> {
-    let bytes: Uint8Array;
+    const cached = this.store?.load();
+    if (cached) {
+      try {
+        this.activate(cached, "cache");
+      } catch {
+        // recorded in lastError; a bad cache never blocks the configured bundle
+      }
+    }
+    let bytes: Uint8Array | undefined;
     try {
       bytes = new Uint8Array(readFileSync(this.options.bundle));
     } catch (cause) {
-      throw new AecpError("AECP_IO", `cannot read bundle \`${this.options.bundle}\``, { cause });
+      const err = new AecpError("AECP_IO", `cannot read bundle \`${this.options.bundle}\``, { cause });
+      if (!this.active) throw err;
+      this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
+      this.degraded = true;
     }
-    this.activate(bytes);
+    if (bytes) {
+      try {
+        this.activate(bytes, "file");
+      } catch (e) {
+        if (!this.active) throw e;
+        this.degraded = true; // serving the last-known-good bundle; lastError says why
+      }
+    }
     for (const addr of this.options.grpc) {
       if (addr.startsWith("unix:")) await removeStaleSocket(addr.slice(5));
       const port = await new Promise<number>((resolve, reject) =>

@@ -14,6 +14,7 @@ export interface SidecarCliOptions {
   http?: string;
   failOpen?: boolean;
   failStatus?: string;
+  cacheDir?: string;
   config?: string;
 }
 
@@ -37,6 +38,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   if (o.http !== undefined) flags["http"] = o.http;
   if (o.failOpen) flags["failOpen"] = true;
   if (o.failStatus !== undefined) flags["failStatus"] = Number(o.failStatus);
+  if (o.cacheDir !== undefined) flags["cacheDir"] = o.cacheDir;
   const options = sidecarOptions({ ...fromFile, ...flags });
   const sidecar = new Sidecar(options);
   await sidecar.start();
@@ -44,6 +46,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   process.stdout.write(
     `aecp sidecar ready: bundle \`${s.bundle!.name}\` ${s.bundle!.digest.slice(0, 19)}… (${s.bundle!.policies} policies), ` +
       `gRPC ext_authz on ${s.listening.grpc.join(", ")}, HTTP on ${s.listening.http} (/healthz /readyz /status /metrics)` +
+      `${s.bundle!.source === "cache" ? ", serving the LAST-KNOWN-GOOD bundle" : ""}${s.degraded ? ` (degraded: ${s.lastError?.code})` : ""}` +
       `${options.failOpen ? ", FAIL-OPEN" : ""}\n`,
   );
   await new Promise<void>((resolve) => {
