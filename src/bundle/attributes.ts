@@ -36,6 +36,12 @@ export interface RequestAttributes {
   headers: Readonly<Record<string, string>>;
   /** Parsed JSON request body, when the body is JSON; otherwise undefined. */
   body?: unknown;
+  /**
+   * The body exactly as received (text, or bytes for a gRPC raw_body), kept by
+   * reference — never copied or hashed on the hot path. Used only when a
+   * request is paused, to bind an approval to this exact body.
+   */
+  rawBody?: string | Uint8Array;
   source: PeerAttributes;
   destination: PeerAttributes;
   /** Envoy `context_extensions`. */

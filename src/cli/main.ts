@@ -94,6 +94,9 @@ export function buildProgram(runner: Runner): Command {
     .option("--fail-open", "allow requests the sidecar cannot decide (default: fail closed)")
     .option("--fail-status <code>", "HTTP status when failing closed on an internal error (default 403)")
     .option("--cache-dir <dir>", "keep the last-known-good bundle here and serve it at start if the configured one fails")
+    .option("--approvals <url>", "approvals service for REQUIRE_APPROVAL (token from AECP_APPROVALS_TOKEN); without it paused requests get 503")
+    .option("--pause-mode <mode>", "defer (answer 428 at once; default) or hold (wait up to --hold-ms)")
+    .option("--hold-ms <ms>", "hold mode: longest wait for a human decision (keep below Envoy's ext_authz timeout)")
     .option("--config <sidecar.yaml>", "YAML file with the same options (camelCase keys); flags override it")
     .action((o) => runner(() => sidecarCommand(o)));
 

@@ -231,6 +231,8 @@ export function attributesFromCheckRequestJson(input: unknown, options?: CheckRe
   if (scheme !== undefined) out.scheme = scheme;
   if (protocol !== undefined) out.protocol = protocol;
   if (body !== undefined) out.body = body;
+  const rawBody = rawBodyOf(http);
+  if (rawBody !== undefined) out.rawBody = rawBody;
   if (requestId !== undefined) out.requestId = requestId;
   return out;
 }
@@ -343,6 +345,16 @@ function parseQuery(q: string): Record<string, string> {
 // ---------------------------------------------------------------------------
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The body as received, by reference (no decoding): text `body`, bytes, or base64 `raw_body` text. */
+function rawBodyOf(http: JsonObject): string | Uint8Array | undefined {
+  const text = http["body"];
+  if (typeof text === "string" && text !== "") return text;
+  const raw = http["raw_body"] ?? http["rawBody"];
+  if (raw instanceof Uint8Array) return raw.length > 0 ? raw : undefined;
+  if (typeof raw === "string" && raw !== "") return Buffer.from(raw, "base64");
+  return undefined;
+}
 
 function readBody(
   http: JsonObject,

@@ -25,6 +25,16 @@ export interface SidecarOptions {
   readonly maxBodyBytes: number;
   /** Directory for the last-known-good bundle; undefined = no cache. Default undefined. */
   readonly cacheDir: string | undefined;
+  /** Approvals service base URL; undefined = paused requests fail closed with 503. Default undefined. */
+  readonly approvals: string | undefined;
+  /** Bearer token for the approvals service. Default undefined. */
+  readonly approvalsToken: string | undefined;
+  /** "defer" (answer at once, client retries with x-aecp-execution-id) or "hold" (wait up to holdMs). Default "defer". */
+  readonly pauseMode: "defer" | "hold";
+  /** Hold mode: longest wait for a human decision, ms; keep it below Envoy's ext_authz timeout. Default 0. */
+  readonly holdMs: number;
+  /** HTTP status of the deferred response. Default 428. */
+  readonly deferStatus: number;
 }
 
 export const SIDECAR_DEFAULTS = Object.freeze({
@@ -36,7 +46,10 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   maxBodyBytes: 1024 * 1024,
 });
 
-const KEYS = ["bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir"] as const;
+const KEYS = [
+  "bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir",
+  "approvals", "approvalsToken", "pauseMode", "holdMs", "deferStatus",
+] as const;
 
 function bad(key: string, why: string): never {
   throw new AecpError("AECP_CONFIG_INVALID", `sidecar option \`${key}\` ${why}`);
@@ -65,6 +78,18 @@ function strList(key: string, v: unknown): string[] {
   return list as string[];
 }
 
+function url(key: string, v: unknown): string {
+  const s = str(key, v);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    bad(key, `must be an http(s) URL, not \`${s}\``);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") bad(key, "must be an http(s) URL");
+  return s;
+}
+
 function int(key: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(key, `must be a whole number from ${min} to ${max}`);
   return v;
@@ -91,5 +116,10 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
     maxBundleBytes: r["maxBundleBytes"] === undefined ? SIDECAR_DEFAULTS.maxBundleBytes : int("maxBundleBytes", r["maxBundleBytes"], 1024, 1 << 30),
     maxBodyBytes: r["maxBodyBytes"] === undefined ? SIDECAR_DEFAULTS.maxBodyBytes : int("maxBodyBytes", r["maxBodyBytes"], 0, 64 * 1024 * 1024),
     cacheDir: r["cacheDir"] === undefined ? undefined : str("cacheDir", r["cacheDir"]),
+    approvals: r["approvals"] === undefined ? undefined : url("approvals", r["approvals"]),
+    approvalsToken: r["approvalsToken"] === undefined ? undefined : str("approvalsToken", r["approvalsToken"]),
+    pauseMode: r["pauseMode"] === undefined ? "defer" : r["pauseMode"] === "defer" || r["pauseMode"] === "hold" ? r["pauseMode"] : bad("pauseMode", "must be `defer` or `hold`"),
+    holdMs: r["holdMs"] === undefined ? 0 : int("holdMs", r["holdMs"], 0, 300_000),
+    deferStatus: r["deferStatus"] === undefined ? 428 : int("deferStatus", r["deferStatus"], 400, 599),
   });
 }

@@ -14,7 +14,7 @@
 // bundle) so Envoy access logs can join on it. A policy decision is never a
 // gRPC error.
 
-import type { Decision } from "../bundle/index.js";
+import type { Decision, RequestAttributes } from "../bundle/index.js";
 import { jsonToStruct, type JsonValue } from "./envoy.js";
 
 /** gRPC status codes used in CheckResponse.status. */
@@ -40,6 +40,16 @@ export interface CheckOutcome {
   /** CheckResponse.status code and message. */
   grpcCode: number;
   message: string;
+  /**
+   * Set on a `pause` decision: the approvals path (async, off the allow/deny
+   * path) may still turn this outcome into a defer, an allow-once or a deny.
+   */
+  pending?: {
+    decision: Decision;
+    attrs?: RequestAttributes;
+    /** APPROVAL settings of a violated policy, from the bundle that decided. */
+    approvalOf?: (policy: string) => { approvers: string[]; quorum: number; timeoutMs: number } | undefined;
+  };
 }
 
 export interface ResponseOptions {
@@ -105,7 +115,8 @@ export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcom
     body: JSON.stringify({ effect: "pause", decision_id: decisionId, reason: "AECP_APPROVALS_UNAVAILABLE", requires_approval: pending }),
     metadata: metadataFor(decisionId, "pause", d, "AECP_APPROVALS_UNAVAILABLE"),
     grpcCode: GRPC_PERMISSION_DENIED,
-    message: "approval required but no approvals service is configured",
+    message: "approval required but the approvals service is not configured or not reachable",
+    pending: { decision: d },
   };
 }
 
@@ -162,4 +173,76 @@ export function toCheckResponse(o: CheckOutcome): Record<string, unknown> {
   }
   else res["denied_response"] = { status: { code: o.httpStatus }, headers: o.headers.map(headerOption), body: o.body ?? "" };
   return res;
+}
+
+// --- pause (REQUIRE_APPROVAL) with an approvals service ------------------------------
+
+export interface PauseResponseOptions {
+  /** HTTP status of the deferred ("come back with the execution id") response. Default 428. */
+  deferStatus: number;
+  /** `retry-after` seconds suggested to the client. Default 5. */
+  retryAfterS: number;
+}
+
+/** Defer: the request is held by the approvals service; the client retries with x-aecp-execution-id. */
+export function outcomeForDeferred(d: Decision, decisionId: string, execution: { id: string; state: string; location: string }, o: PauseResponseOptions): CheckOutcome {
+  const pending = d.violations.filter((v) => v.enforcement === "REQUIRE_APPROVAL");
+  return {
+    decisionId,
+    allowed: false,
+    httpStatus: o.deferStatus,
+    headers: [
+      ["content-type", "application/json"],
+      [HEADER_DECISION_ID, decisionId],
+      ["x-aecp-execution-id", execution.id],
+      ["location", execution.location],
+      ["retry-after", String(o.retryAfterS)],
+    ],
+    body: JSON.stringify({
+      effect: "pause",
+      decision_id: decisionId,
+      execution_id: execution.id,
+      state: execution.state,
+      location: execution.location,
+      requires_approval: pending,
+      retry: "repeat the identical request with header x-aecp-execution-id once approved",
+    }),
+    metadata: { ...metadataFor(decisionId, "pause", d, "AECP_APPROVAL_PENDING"), aecp_execution_id: execution.id },
+    grpcCode: GRPC_PERMISSION_DENIED,
+    message: "approval pending",
+  };
+}
+
+/** The retried request matched an approved execution, which was consumed (single use). */
+export function outcomeForApproved(d: Decision, decisionId: string, executionId: string): CheckOutcome {
+  return {
+    decisionId,
+    allowed: true,
+    httpStatus: 200,
+    headers: [
+      [HEADER_DECISION_ID, decisionId],
+      ["x-aecp-execution-id", executionId],
+    ],
+    body: undefined,
+    metadata: { ...metadataFor(decisionId, "allow", d, "AECP_APPROVED_EXECUTION"), aecp_execution_id: executionId },
+    grpcCode: GRPC_OK,
+    message: "",
+  };
+}
+
+/** A presented execution that does not authorize this request (rejected, expired, used, other request, unknown). */
+export function outcomeForExecutionDenied(d: Decision, decisionId: string, executionId: string, reason: string): CheckOutcome {
+  return {
+    decisionId,
+    allowed: false,
+    httpStatus: 403,
+    headers: [
+      ["content-type", "application/json"],
+      [HEADER_DECISION_ID, decisionId],
+    ],
+    body: JSON.stringify({ effect: "deny", decision_id: decisionId, execution_id: executionId, reason }),
+    metadata: { ...metadataFor(decisionId, "deny", d, reason), aecp_execution_id: executionId },
+    grpcCode: GRPC_PERMISSION_DENIED,
+    message: `execution ${executionId}: ${reason}`,
+  };
 }

@@ -1,6 +1,7 @@
 // The enforcement sidecar: serves Envoy's ext_authz gRPC API (and gRPC
-// health) on TCP and Unix sockets, and health/status/metrics over HTTP,
-// evaluating the active signed bundle in process.
+// health) on TCP and Unix sockets, and over HTTP the ext_authz HTTP mode under
+// /authz (Envoy http_service, nginx auth_request; ./http-authz.ts) besides
+// health/status/metrics, evaluating the active signed bundle in process.
 //
 // Bundle lifecycle: bytes → verify + ABI check + instantiate (LoadedBundle)
 // → warm-up evaluations off the request path → atomic swap of the `active`
@@ -8,7 +9,7 @@
 // bundle, and a bundle that fails any step never replaces a good one.
 // Readiness (HTTP /readyz, gRPC health SERVING) requires an active bundle.
 //
-// Not yet here (issue 3 continues): the HTTP ext_authz mode, pause via the
+// Not yet here (issue 3 continues): pause via the
 // approvals service (pause currently fails closed with 503), decision log,
 // OpenTelemetry, shadow evaluation, last-known-good cache, workers.
 
@@ -20,12 +21,18 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { AecpError, ERROR_CODES, isAecpError, type ErrorCode } from "../common/index.js";
 import { LoadedBundle, TrustedKeys, emptyRequestAttributes, type Decision, type RequestAttributes } from "../bundle/index.js";
+import { attributesFromCheckRequestJson } from "./checkrequest.js";
 import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "./envoy.js";
+import { authzMode, serveAuthz, type AuthzDecider } from "./http-authz.js";
 import type { SidecarOptions } from "./options.js";
 import { outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "./response.js";
 import { BundleStore } from "./bundle-store.js";
+import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
+import { PauseHandler } from "./pause.js";
 
 const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
+/** Largest request head (request line + headers) the HTTP listener accepts. */
+const HTTP_MAX_HEADER_BYTES = 64 * 1024;
 
 /** Where the active bundle came from. */
 export type BundleSource = "file" | "cache";
@@ -59,7 +66,15 @@ export class Sidecar {
   private evalNsSum = 0;
   private evalCount = 0;
 
-  constructor(readonly options: SidecarOptions) {
+  private readonly approvals: ApprovalsClient | undefined;
+
+  /** `deps.approvals` replaces the HTTP approvals client (tests use an in-memory double). */
+  constructor(
+    readonly options: SidecarOptions,
+    deps: { approvals?: ApprovalsClient } = {},
+  ) {
+    this.approvals =
+      deps.approvals ?? (options.approvals === undefined ? undefined : new HttpApprovalsClient({ url: options.approvals, ...(options.approvalsToken ? { token: options.approvalsToken } : {}) }));
     this.trusted = TrustedKeys.fromPems(options.pub.map((p) => readFileSync(p, "utf8")));
     this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
     this.grpcServer = new grpc.Server({
@@ -74,7 +89,9 @@ export class Sidecar {
     this.grpcServer.addService(pkg.envoy.service.auth.v3.Authorization.service, {
       Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         // INVARIANT: a policy decision (and any failure to decide) is a CheckResponse, never a gRPC error.
-        callback(null, toCheckResponse(this.checkGrpc(call.request)));
+        const outcome = this.checkGrpc(call.request);
+        if (outcome.pending === undefined) callback(null, toCheckResponse(outcome));
+        else void this.settle(outcome).then((o) => callback(null, toCheckResponse(o)));
       },
     });
     this.health.addToServer(this.grpcServer);
@@ -132,13 +149,62 @@ export class Sidecar {
     this.decisionCounts[d.effect]!++;
     this.evalNsSum += d.evalNs;
     this.evalCount++;
-    return outcomeForDecision(d, decisionId);
+    const o = outcomeForDecision(d, decisionId);
+    if (o.pending) {
+      o.pending.attrs = attrs;
+      o.pending.approvalOf = (name) => bundle.policies.find((x) => x.name === name)?.approval;
+    }
+    return o;
+  }
+
+  /**
+   * Finish a paused outcome through the approvals service (defer / hold /
+   * allow-once). Any other outcome is returned as is. Never rejects: a
+   * failure fails closed with the outcome's own 503.
+   */
+  async settle(o: CheckOutcome): Promise<CheckOutcome> {
+    const p = o.pending;
+    if (!p || !p.attrs) return o;
+    try {
+      return await new PauseHandler(this.approvals, this.pauseOptions, p.approvalOf ?? (() => undefined)).settle(p.decision, p.attrs, o.decisionId);
+    } catch {
+      this.errorCounts["AECP_APPROVALS_UNAVAILABLE"] = (this.errorCounts["AECP_APPROVALS_UNAVAILABLE"] ?? 0) + 1;
+      return o;
+    }
+  }
+
+  private get pauseOptions() {
+    return { mode: this.options.pauseMode, holdMs: this.options.holdMs, deferStatus: this.options.deferStatus, retryAfterS: 5 };
   }
 
   private checkGrpc(request: unknown): CheckOutcome {
+    return this.decideFrom(() => attributesFromGrpcCheckRequest(request, { maxBodyBytes: this.options.maxBodyBytes }));
+  }
+
+  /**
+   * Decide a request given as a CheckRequest in JSON form (any shape
+   * `attributesFromCheckRequestJson` accepts; the HTTP mode builds one).
+   * Never throws: a request that cannot be mapped fails closed.
+   */
+  decideCheckRequest(checkRequest: unknown): CheckOutcome {
+    return this.decideFrom(() => attributesFromCheckRequestJson(checkRequest, { maxBodyBytes: this.options.maxBodyBytes }));
+  }
+
+  /**
+   * The outcome for a request that cannot be decided (fail closed, or allow
+   * with x-aecp-fail-open when fail-open), counted under `code`. Internal
+   * errors use `failStatus`; every other code its registry HTTP status.
+   */
+  failureOutcome(code: ErrorCode): CheckOutcome {
+    const status = code === "AECP_INTERNAL" || code === "AECP_EVAL_FAILED" ? this.options.failStatus : ERROR_CODES[code].http;
+    return this.failure(code, status, randomUUID());
+  }
+
+  /** The one path from a transport's request to a decision: map, then decide; a mapping error fails closed. */
+  private decideFrom(toAttributes: () => RequestAttributes): CheckOutcome {
     let attrs: RequestAttributes;
     try {
-      attrs = attributesFromGrpcCheckRequest(request, { maxBodyBytes: this.options.maxBodyBytes });
+      attrs = toAttributes();
     } catch (e) {
       const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
       return this.failure(code, ERROR_CODES[code].http, randomUUID());
@@ -232,7 +298,17 @@ export class Sidecar {
 
   private async startHttp(): Promise<void> {
     const [host, portText] = splitHostPort(this.options.http);
-    this.httpServer = createServer((req, res) => {
+    const decider: AuthzDecider = {
+      maxBodyBytes: this.options.maxBodyBytes,
+      decideCheckRequest: (checkRequest) => this.decideCheckRequest(checkRequest),
+      failureOutcome: (code) => this.failureOutcome(code),
+    };
+    // Header limit as Envoy's default (max_request_headers_kb 60): Envoy
+    // forwards the original headers; larger ones get Node's 431.
+    this.httpServer = createServer({ maxHeaderSize: HTTP_MAX_HEADER_BYTES }, (req, res) => {
+      // ext_authz HTTP mode: any method, under /authz (./http-authz.ts)
+      const mode = authzMode(req.url ?? "");
+      if (mode !== undefined) return void serveAuthz(mode, req, res, decider);
       const send = (status: number, type: string, body: string): void => {
         res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
         res.end(body);
@@ -264,6 +340,7 @@ export class Sidecar {
     this.health.setStatus("", "NOT_SERVING");
     this.health.setStatus(AUTH_SERVICE, "NOT_SERVING");
     await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    await this.approvals?.close();
     if (this.httpServer) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
   }
 }

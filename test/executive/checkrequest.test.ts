@@ -17,8 +17,10 @@ function fixture(name: string): unknown {
   return JSON.parse(readFileSync(join(FIXTURES, name), "utf8")) as unknown;
 }
 
+/** The adapter's result without `rawBody` (the received body by reference; asserted in its own tests). */
 function parse(input: unknown, options?: CheckRequestOptions): RequestAttributes {
-  return attributesFromCheckRequestJson(input, options);
+  const { rawBody: _raw, ...rest } = attributesFromCheckRequestJson(input, options);
+  return rest;
 }
 
 function errorOf(fn: () => unknown): unknown {
@@ -677,5 +679,18 @@ describe("bare AttributeContext", () => {
 
   it("still rejects an object that is neither shape", () => {
     expect(() => parse({ request: { grpc: {} } })).toThrow(/no attributes/);
+  });
+});
+
+describe("rawBody (the body as received, for approval fingerprints)", () => {
+  it("keeps text bodies by reference and decodes base64 raw_body to bytes, without parsing", () => {
+    const text = attributesFromCheckRequestJson({ attributes: { request: { http: { method: "POST", path: "/", headers: {}, body: "not json" } } } });
+    expect(text.rawBody).toBe("not json");
+    expect(text.body).toBeUndefined();
+    const raw = attributesFromCheckRequestJson({ attributes: { request: { http: { method: "POST", path: "/", headers: {}, raw_body: Buffer.from("{\"a\":1}").toString("base64") } } } });
+    expect(Buffer.from(raw.rawBody as Uint8Array).toString()).toBe('{"a":1}');
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(attributesFromCheckRequestJson({ attributes: { request: { http: { method: "POST", path: "/", headers: {}, raw_body: bytes } } } }).rawBody).toBe(bytes);
+    expect(attributesFromCheckRequestJson({ attributes: { request: { http: { method: "GET", path: "/", headers: {} } } } }).rawBody).toBeUndefined();
   });
 });

@@ -15,6 +15,9 @@ export interface SidecarCliOptions {
   failOpen?: boolean;
   failStatus?: string;
   cacheDir?: string;
+  approvals?: string;
+  pauseMode?: string;
+  holdMs?: string;
   config?: string;
 }
 
@@ -39,6 +42,12 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   if (o.failOpen) flags["failOpen"] = true;
   if (o.failStatus !== undefined) flags["failStatus"] = Number(o.failStatus);
   if (o.cacheDir !== undefined) flags["cacheDir"] = o.cacheDir;
+  if (o.approvals !== undefined) flags["approvals"] = o.approvals;
+  if (o.pauseMode !== undefined) flags["pauseMode"] = o.pauseMode;
+  if (o.holdMs !== undefined) flags["holdMs"] = Number(o.holdMs);
+  // the token only from the environment or the config file, never a flag (process lists are visible)
+  const token = process.env["AECP_APPROVALS_TOKEN"];
+  if (token !== undefined && token !== "") flags["approvalsToken"] = token;
   const options = sidecarOptions({ ...fromFile, ...flags });
   const sidecar = new Sidecar(options);
   await sidecar.start();
