@@ -962,6 +962,12 @@ describe("sidecarOptions validation", () => {
       failStatus: 403,
       maxBundleBytes: 64 * 1024 * 1024,
       maxBodyBytes: 1024 * 1024,
+      cacheDir: undefined,
+      approvals: undefined,
+      approvalsToken: undefined,
+      pauseMode: "defer",
+      holdMs: 0,
+      deferStatus: 428,
     });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.pub)).toBe(true);
