@@ -342,3 +342,20 @@ describe("HttpApprovalsClient (protocol)", () => {
     await dead.close();
   });
 });
+
+describe("pause options", () => {
+  it("rejects a bad pause mode, hold time, defer status or approvals URL with AECP_CONFIG_INVALID naming the key", () => {
+    const base = { bundle: "/b", pub: ["/k"] };
+    for (const [key, value] of [
+      ["pauseMode", "wait"],
+      ["holdMs", -1],
+      ["holdMs", 400_000],
+      ["deferStatus", 200],
+      ["approvals", "ftp://x"],
+      ["approvals", "not a url"],
+    ] as const) {
+      expect(() => sidecarOptions({ ...base, [key]: value }), `${key}=${String(value)}`).toThrow(new RegExp(`\`${key}\``));
+    }
+    expect(sidecarOptions({ ...base, approvals: "http://127.0.0.1:8282", pauseMode: "hold", holdMs: 2000 })).toMatchObject({ pauseMode: "hold", holdMs: 2000 });
+  });
+});
