@@ -12,3 +12,5 @@ export type { SidecarOptions } from "./options.js";
 export { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition, envoyProtoIncludeDirs, structToJson, jsonToStruct, LOADER_OPTIONS } from "./envoy.js";
 export { outcomeForDecision, outcomeForError, toCheckResponse, HEADER_DECISION_ID, HEADER_ADVISORY } from "./response.js";
 export type { CheckOutcome } from "./response.js";
+export { authzMode, checkRequestFromHttp, readRequestBody, serveAuthz, writeOutcome, AUTHZ_PREFIX, FORWARD_AUTH_HEADERS, HEADER_REASON, HEADER_ENVOY_HEADERS_TO_REMOVE } from "./http-authz.js";
+export type { AuthzDecider, AuthzMode, HttpAuthzRequest } from "./http-authz.js";

@@ -300,7 +300,11 @@ export class Sidecar {
     const [host, portText] = splitHostPort(this.options.http);
     const decider: AuthzDecider = {
       maxBodyBytes: this.options.maxBodyBytes,
-      decideCheckRequest: (checkRequest) => this.decideCheckRequest(checkRequest),
+      // a pause is finished through the approvals service, as in gRPC Check
+      decideCheckRequest: (checkRequest) => {
+        const outcome = this.decideCheckRequest(checkRequest);
+        return outcome.pending === undefined ? outcome : this.settle(outcome);
+      },
       failureOutcome: (code) => this.failureOutcome(code),
     };
     // Header limit as Envoy's default (max_request_headers_kb 60): Envoy
