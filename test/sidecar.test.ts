@@ -22,7 +22,9 @@ import { protoPath as HEALTH_PROTO } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LoadedBundle, TrustedKeys, generateKeyPairPem, parsePrivateKeyPem, type Decision } from "../src/bundle/index.js";
 import { AecpError, isAecpError } from "../src/common/index.js";
-import { attributesFromCheckRequestJson, envoyAuthPackageDefinition, Sidecar, sidecarOptions } from "../src/executive/index.js";
+import { attributesFromCheckRequestJson, decisionLogOptions, envoyAuthPackageDefinition, Sidecar, sidecarOptions } from "../src/executive/index.js";
+
+const DECISION_LOG_DEFAULTS_FOR_TEST = decisionLogOptions({});
 import { compile } from "../src/judicial/index.js";
 import { fromStruct, grpcCheckRequest, toStruct, type Json } from "./sidecar/convert.js";
 import { MAIN_ATTRIBUTES, MAIN_POLICIES, SWAP_POLICIES } from "./sidecar/policies.js";
@@ -968,6 +970,7 @@ describe("sidecarOptions validation", () => {
       pauseMode: "defer",
       holdMs: 0,
       deferStatus: 428,
+      decisionLog: DECISION_LOG_DEFAULTS_FOR_TEST,
     });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.pub)).toBe(true);

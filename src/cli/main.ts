@@ -97,6 +97,7 @@ export function buildProgram(runner: Runner): Command {
     .option("--approvals <url>", "approvals service for REQUIRE_APPROVAL (token from AECP_APPROVALS_TOKEN); without it paused requests get 503")
     .option("--pause-mode <mode>", "defer (answer 428 at once; default) or hold (wait up to --hold-ms)")
     .option("--hold-ms <ms>", "hold mode: longest wait for a human decision (keep below Envoy's ext_authz timeout)")
+    .option("--decision-log <url>", "ship decision records in batches to this HTTP sink (token from AECP_DECISION_LOG_TOKEN)")
     .option("--config <sidecar.yaml>", "YAML file with the same options (camelCase keys); flags override it")
     .action((o) => runner(() => sidecarCommand(o)));
 

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   AECP_CONFIG_INVALID: { http: 400, summary: "a configuration file or option is invalid" },
   AECP_NO_BUNDLE: { http: 503, summary: "no policy bundle is active yet" },
   AECP_APPROVALS_UNAVAILABLE: { http: 503, summary: "approval is required but the approvals service cannot be reached" },
+  AECP_DECISION_LOG_UNAVAILABLE: { http: 503, summary: "the decision log sink cannot be reached or failed; records are kept and retried" },
+  AECP_DECISION_LOG_REJECTED: { http: 502, summary: "the decision log sink refused a batch; its records were dropped" },
   // --- policy tests ------------------------------------------------------------
   AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
 } as const satisfies Record<string, ErrorSpec>;

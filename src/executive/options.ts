@@ -5,6 +5,7 @@
 // YAML config file (`aecp sidecar --config`).
 
 import { AecpError } from "../common/index.js";
+import { decisionLogOptions, type DecisionLogOptions } from "./decision-log.js";
 
 export interface SidecarOptions {
   /** Signed bundle file to serve (required until distribution lands). */
@@ -35,6 +36,8 @@ export interface SidecarOptions {
   readonly holdMs: number;
   /** HTTP status of the deferred response. Default 428. */
   readonly deferStatus: number;
+  /** Decision log shipping (see decision-log.ts); `sink` undefined = disabled. Default disabled. */
+  readonly decisionLog: DecisionLogOptions;
 }
 
 export const SIDECAR_DEFAULTS = Object.freeze({
@@ -48,7 +51,7 @@ export const SIDECAR_DEFAULTS = Object.freeze({
 
 const KEYS = [
   "bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir",
-  "approvals", "approvalsToken", "pauseMode", "holdMs", "deferStatus",
+  "approvals", "approvalsToken", "pauseMode", "holdMs", "deferStatus", "decisionLog",
 ] as const;
 
 function bad(key: string, why: string): never {
@@ -121,5 +124,6 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
     pauseMode: r["pauseMode"] === undefined ? "defer" : r["pauseMode"] === "defer" || r["pauseMode"] === "hold" ? r["pauseMode"] : bad("pauseMode", "must be `defer` or `hold`"),
     holdMs: r["holdMs"] === undefined ? 0 : int("holdMs", r["holdMs"], 0, 300_000),
     deferStatus: r["deferStatus"] === undefined ? 428 : int("deferStatus", r["deferStatus"], 400, 599),
+    decisionLog: decisionLogOptions(r["decisionLog"] ?? {}),
   });
 }

@@ -29,6 +29,7 @@ import { outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome
 import { BundleStore } from "./bundle-store.js";
 import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
 import { PauseHandler } from "./pause.js";
+import { DecisionLog } from "./decision-log.js";
 
 const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
 /** Largest request head (request line + headers) the HTTP listener accepts. */
@@ -46,6 +47,7 @@ export interface SidecarStatus {
   decisions: Record<string, number>;
   errors: Record<string, number>;
   listening: { grpc: string[]; http: string | null };
+  decisionLog: ReturnType<DecisionLog["status"]>;
 }
 
 export class Sidecar {
@@ -67,6 +69,8 @@ export class Sidecar {
   private evalCount = 0;
 
   private readonly approvals: ApprovalsClient | undefined;
+  /** Every decision (and failure to decide) is recorded here; never blocks a decision. */
+  readonly decisionLog: DecisionLog;
 
   /** `deps.approvals` replaces the HTTP approvals client (tests use an in-memory double). */
   constructor(
@@ -77,6 +81,7 @@ export class Sidecar {
       deps.approvals ?? (options.approvals === undefined ? undefined : new HttpApprovalsClient({ url: options.approvals, ...(options.approvalsToken ? { token: options.approvalsToken } : {}) }));
     this.trusted = TrustedKeys.fromPems(options.pub.map((p) => readFileSync(p, "utf8")));
     this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
+    this.decisionLog = new DecisionLog(options.decisionLog);
     this.grpcServer = new grpc.Server({
       // Envoy multiplexes a worker's checks over one HTTP/2 connection; keep
       // many streams in flight without flow-control stalls.
@@ -139,21 +144,22 @@ export class Sidecar {
   decide(attrs: RequestAttributes): CheckOutcome {
     const decisionId = randomUUID();
     const bundle = this.active; // read once: a swap mid-request cannot mix bundles
-    if (!bundle) return this.failure("AECP_NO_BUNDLE", 503, decisionId);
+    if (!bundle) return this.failure("AECP_NO_BUNDLE", 503, decisionId, attrs);
     let d: Decision;
     try {
       d = bundle.evaluate(attrs);
     } catch (e) {
-      return this.failure(isAecpError(e) ? e.code : "AECP_EVAL_FAILED", this.options.failStatus, decisionId);
+      return this.failure(isAecpError(e) ? e.code : "AECP_EVAL_FAILED", this.options.failStatus, decisionId, attrs);
     }
     this.decisionCounts[d.effect]!++;
     this.evalNsSum += d.evalNs;
     this.evalCount++;
     const o = outcomeForDecision(d, decisionId);
     if (o.pending) {
+      // recorded once settled: the log shows what was enforced (defer, allow-once, deny, 503)
       o.pending.attrs = attrs;
       o.pending.approvalOf = (name) => bundle.policies.find((x) => x.name === name)?.approval;
-    }
+    } else this.decisionLog.record(o, attrs, d);
     return o;
   }
 
@@ -165,12 +171,15 @@ export class Sidecar {
   async settle(o: CheckOutcome): Promise<CheckOutcome> {
     const p = o.pending;
     if (!p || !p.attrs) return o;
+    let final: CheckOutcome;
     try {
-      return await new PauseHandler(this.approvals, this.pauseOptions, p.approvalOf ?? (() => undefined)).settle(p.decision, p.attrs, o.decisionId);
+      final = await new PauseHandler(this.approvals, this.pauseOptions, p.approvalOf ?? (() => undefined)).settle(p.decision, p.attrs, o.decisionId);
     } catch {
       this.errorCounts["AECP_APPROVALS_UNAVAILABLE"] = (this.errorCounts["AECP_APPROVALS_UNAVAILABLE"] ?? 0) + 1;
-      return o;
+      final = o;
     }
+    this.decisionLog.record(final, p.attrs, p.decision);
+    return final;
   }
 
   private get pauseOptions() {
@@ -212,9 +221,11 @@ export class Sidecar {
     return this.decide(attrs);
   }
 
-  private failure(code: string, httpStatus: number, decisionId: string): CheckOutcome {
+  private failure(code: string, httpStatus: number, decisionId: string, attrs?: RequestAttributes): CheckOutcome {
     this.errorCounts[code] = (this.errorCounts[code] ?? 0) + 1;
-    return outcomeForError(code, httpStatus, decisionId, { failOpen: this.options.failOpen, failStatus: this.options.failStatus });
+    const o = outcomeForError(code, httpStatus, decisionId, { failOpen: this.options.failOpen, failStatus: this.options.failStatus });
+    this.decisionLog.record(o, attrs);
+    return o;
   }
 
   status(): SidecarStatus {
@@ -229,6 +240,7 @@ export class Sidecar {
       decisions: { ...this.decisionCounts },
       errors: { ...this.errorCounts },
       listening: { grpc: [...this.boundGrpc], http: this.boundHttp },
+      decisionLog: this.decisionLog.status(),
     };
   }
 
@@ -249,7 +261,7 @@ export class Sidecar {
       "# TYPE aecp_bundle_active gauge",
       `aecp_bundle_active ${this.ready ? 1 : 0}`,
     ];
-    return lines.join("\n") + "\n";
+    return lines.join("\n") + "\n" + this.decisionLog.metrics();
   }
 
   /**
@@ -294,6 +306,7 @@ export class Sidecar {
       this.boundGrpc.push(addr.startsWith("unix:") ? addr : addr.replace(/:\d+$/, `:${port}`));
     }
     await this.startHttp();
+    this.decisionLog.start();
   }
 
   private async startHttp(): Promise<void> {
@@ -345,6 +358,7 @@ export class Sidecar {
     this.health.setStatus(AUTH_SERVICE, "NOT_SERVING");
     await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
     await this.approvals?.close();
+    await this.decisionLog.stop(); // after the servers: the last decisions are shipped too
     if (this.httpServer) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
   }
 }

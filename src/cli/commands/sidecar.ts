@@ -18,6 +18,7 @@ export interface SidecarCliOptions {
   approvals?: string;
   pauseMode?: string;
   holdMs?: string;
+  decisionLog?: string;
   config?: string;
 }
 
@@ -45,6 +46,14 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   if (o.approvals !== undefined) flags["approvals"] = o.approvals;
   if (o.pauseMode !== undefined) flags["pauseMode"] = o.pauseMode;
   if (o.holdMs !== undefined) flags["holdMs"] = Number(o.holdMs);
+  if (o.decisionLog !== undefined || process.env["AECP_DECISION_LOG_TOKEN"]) {
+    const fromCfg = (fromFile["decisionLog"] ?? {}) as Record<string, unknown>;
+    flags["decisionLog"] = {
+      ...fromCfg,
+      ...(o.decisionLog !== undefined ? { sink: o.decisionLog } : {}),
+      ...(process.env["AECP_DECISION_LOG_TOKEN"] ? { token: process.env["AECP_DECISION_LOG_TOKEN"] } : {}),
+    };
+  }
   // the token only from the environment or the config file, never a flag (process lists are visible)
   const token = process.env["AECP_APPROVALS_TOKEN"];
   if (token !== undefined && token !== "") flags["approvalsToken"] = token;
