@@ -7,8 +7,9 @@
 //           added to the upstream request; `append` set explicitly to false)
 //   deny  → status PERMISSION_DENIED + denied_response (403, JSON body naming
 //           the violated policies and the decision id)
-//   pause → for now 503 fail-closed (AECP_APPROVALS_UNAVAILABLE) until the
-//           approvals service exists; the defer/hold modes arrive with it
+//   pause → 503 fail-closed (AECP_APPROVALS_UNAVAILABLE) marked `pending`;
+//           with an approvals service, Sidecar.settle turns it into a defer
+//           (428 + execution id), an allow-once, or a deny (see pause.ts)
 //   error → fail closed (deny with the error's reason code) unless fail-open
 // Every response carries dynamic_metadata (decision id, effect, policies,
 // bundle) so Envoy access logs can join on it. A policy decision is never a
@@ -72,6 +73,27 @@ function metadataFor(decisionId: string, effect: string, d: Decision | undefined
   return m;
 }
 
+/** Every non-allow outcome has this shape: a JSON body, the decision id header, PERMISSION_DENIED. */
+function denied(
+  decisionId: string,
+  httpStatus: number,
+  body: Record<string, unknown>,
+  metadata: Record<string, JsonValue>,
+  message: string,
+  extraHeaders: Array<[string, string]> = [],
+): CheckOutcome {
+  return {
+    decisionId,
+    allowed: false,
+    httpStatus,
+    headers: [["content-type", "application/json"], [HEADER_DECISION_ID, decisionId], ...extraHeaders],
+    body: JSON.stringify(body),
+    metadata,
+    grpcCode: GRPC_PERMISSION_DENIED,
+    message,
+  };
+}
+
 export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcome {
   if (d.effect === "allow") {
     const headers: Array<[string, string]> = [[HEADER_DECISION_ID, decisionId]];
@@ -81,43 +103,22 @@ export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcom
   }
   if (d.effect === "deny") {
     const blocking = d.violations.filter((v) => v.enforcement === "BLOCKING");
-    const body = JSON.stringify({
-      effect: "deny",
-      decision_id: decisionId,
-      reason: d.defaulted && blocking.length === 0 ? "AECP_DEFAULT_DENY" : "AECP_POLICY_VIOLATION",
-      violations: blocking,
-    });
-    return {
-      decisionId,
-      allowed: false,
-      httpStatus: 403,
-      headers: [
-        ["content-type", "application/json"],
-        [HEADER_DECISION_ID, decisionId],
-      ],
-      body,
-      metadata: metadataFor(decisionId, "deny", d, d.defaulted && blocking.length === 0 ? "AECP_DEFAULT_DENY" : "AECP_POLICY_VIOLATION"),
-      grpcCode: GRPC_PERMISSION_DENIED,
-      message: "denied by policy",
-    };
+    const reason = d.defaulted && blocking.length === 0 ? "AECP_DEFAULT_DENY" : "AECP_POLICY_VIOLATION";
+    return denied(decisionId, 403, { effect: "deny", decision_id: decisionId, reason, violations: blocking }, metadataFor(decisionId, "deny", d, reason), "denied by policy");
   }
-  // pause: the approvals service is not wired in yet → fail closed, visibly
+  // pause, before (or without) the approvals service: 503 fail closed; `pending`
+  // lets the approvals path (Sidecar.settle) turn it into defer / allow-once / deny
   const pending = d.violations.filter((v) => v.enforcement === "REQUIRE_APPROVAL");
-  return {
+  const o = denied(
     decisionId,
-    allowed: false,
-    httpStatus: 503,
-    headers: [
-      ["content-type", "application/json"],
-      [HEADER_DECISION_ID, decisionId],
-      ["retry-after", "30"],
-    ],
-    body: JSON.stringify({ effect: "pause", decision_id: decisionId, reason: "AECP_APPROVALS_UNAVAILABLE", requires_approval: pending }),
-    metadata: metadataFor(decisionId, "pause", d, "AECP_APPROVALS_UNAVAILABLE"),
-    grpcCode: GRPC_PERMISSION_DENIED,
-    message: "approval required but the approvals service is not configured or not reachable",
-    pending: { decision: d },
-  };
+    503,
+    { effect: "pause", decision_id: decisionId, reason: "AECP_APPROVALS_UNAVAILABLE", requires_approval: pending },
+    metadataFor(decisionId, "pause", d, "AECP_APPROVALS_UNAVAILABLE"),
+    "approval required but the approvals service is not configured or not reachable",
+    [["retry-after", "30"]],
+  );
+  o.pending = { decision: d };
+  return o;
 }
 
 /** An internal failure or a request that cannot be decided: fail closed unless configured otherwise. */
@@ -137,19 +138,7 @@ export function outcomeForError(code: string, httpStatus: number, decisionId: st
       message: "",
     };
   }
-  return {
-    decisionId,
-    allowed: false,
-    httpStatus,
-    headers: [
-      ["content-type", "application/json"],
-      [HEADER_DECISION_ID, decisionId],
-    ],
-    body: JSON.stringify({ effect: "deny", decision_id: decisionId, reason: code }),
-    metadata: metadataFor(decisionId, "deny", undefined, code),
-    grpcCode: GRPC_PERMISSION_DENIED,
-    message: `fail closed: ${code}`,
-  };
+  return denied(decisionId, httpStatus, { effect: "deny", decision_id: decisionId, reason: code }, metadataFor(decisionId, "deny", undefined, code), `fail closed: ${code}`);
 }
 
 const headerOption = ([key, value]: [string, string]) => ({ header: { key, value }, append: { value: false } });
@@ -187,18 +176,10 @@ export interface PauseResponseOptions {
 /** Defer: the request is held by the approvals service; the client retries with x-aecp-execution-id. */
 export function outcomeForDeferred(d: Decision, decisionId: string, execution: { id: string; state: string; location: string }, o: PauseResponseOptions): CheckOutcome {
   const pending = d.violations.filter((v) => v.enforcement === "REQUIRE_APPROVAL");
-  return {
+  return denied(
     decisionId,
-    allowed: false,
-    httpStatus: o.deferStatus,
-    headers: [
-      ["content-type", "application/json"],
-      [HEADER_DECISION_ID, decisionId],
-      ["x-aecp-execution-id", execution.id],
-      ["location", execution.location],
-      ["retry-after", String(o.retryAfterS)],
-    ],
-    body: JSON.stringify({
+    o.deferStatus,
+    {
       effect: "pause",
       decision_id: decisionId,
       execution_id: execution.id,
@@ -206,11 +187,15 @@ export function outcomeForDeferred(d: Decision, decisionId: string, execution: {
       location: execution.location,
       requires_approval: pending,
       retry: "repeat the identical request with header x-aecp-execution-id once approved",
-    }),
-    metadata: { ...metadataFor(decisionId, "pause", d, "AECP_APPROVAL_PENDING"), aecp_execution_id: execution.id },
-    grpcCode: GRPC_PERMISSION_DENIED,
-    message: "approval pending",
-  };
+    },
+    { ...metadataFor(decisionId, "pause", d, "AECP_APPROVAL_PENDING"), aecp_execution_id: execution.id },
+    "approval pending",
+    [
+      ["x-aecp-execution-id", execution.id],
+      ["location", execution.location],
+      ["retry-after", String(o.retryAfterS)],
+    ],
+  );
 }
 
 /** The retried request matched an approved execution, which was consumed (single use). */
@@ -232,17 +217,11 @@ export function outcomeForApproved(d: Decision, decisionId: string, executionId:
 
 /** A presented execution that does not authorize this request (rejected, expired, used, other request, unknown). */
 export function outcomeForExecutionDenied(d: Decision, decisionId: string, executionId: string, reason: string): CheckOutcome {
-  return {
+  return denied(
     decisionId,
-    allowed: false,
-    httpStatus: 403,
-    headers: [
-      ["content-type", "application/json"],
-      [HEADER_DECISION_ID, decisionId],
-    ],
-    body: JSON.stringify({ effect: "deny", decision_id: decisionId, execution_id: executionId, reason }),
-    metadata: { ...metadataFor(decisionId, "deny", d, reason), aecp_execution_id: executionId },
-    grpcCode: GRPC_PERMISSION_DENIED,
-    message: `execution ${executionId}: ${reason}`,
-  };
+    403,
+    { effect: "deny", decision_id: decisionId, execution_id: executionId, reason },
+    { ...metadataFor(decisionId, "deny", d, reason), aecp_execution_id: executionId },
+    `execution ${executionId}: ${reason}`,
+  );
 }
