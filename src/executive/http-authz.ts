@@ -28,7 +28,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AecpError, isAecpError, type ErrorCode } from "../common/index.js";
-import { HEADER_ADVISORY, HEADER_DECISION_ID, HEADER_FAIL_OPEN, type CheckOutcome } from "./response.js";
+import { OWN_HEADERS, type CheckOutcome } from "./response.js";
 
 /** Path prefix of the HTTP ext_authz mode (Envoy `path_prefix`, nginx `proxy_pass .../authz`). */
 export const AUTHZ_PREFIX = "/authz";
@@ -47,8 +47,6 @@ export const FORWARD_AUTH_HEADERS = Object.freeze([
   "x-forwarded-host",
 ] as const);
 
-/** Headers only AECP may put on an upstream request (as in the gRPC mode's headers_to_remove). */
-const OWN_HEADERS = [HEADER_DECISION_ID, HEADER_ADVISORY, HEADER_FAIL_OPEN] as const;
 
 export type AuthzMode = "envoy" | "forward";
 

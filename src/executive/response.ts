@@ -148,7 +148,7 @@ const headerOption = ([key, value]: [string, string]) => ({ header: { key, value
  * itself (e.g. a forged `x-aecp-fail-open`), so an allow removes every one the
  * sidecar did not set.
  */
-const OWN_HEADERS = [HEADER_DECISION_ID, HEADER_ADVISORY, HEADER_FAIL_OPEN] as const;
+export const OWN_HEADERS = [HEADER_DECISION_ID, HEADER_ADVISORY, HEADER_FAIL_OPEN] as const;
 
 /** CheckResponse in protobufjs object form (LOADER_OPTIONS). */
 export function toCheckResponse(o: CheckOutcome): Record<string, unknown> {
