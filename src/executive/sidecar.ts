@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import { lstatSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
+import type { Http2Server, ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { AecpError, ERROR_CODES, isAecpError, type ErrorCode } from "../common/index.js";
@@ -87,7 +88,9 @@ export class Sidecar {
       // many streams in flight without flow-control stalls.
       "grpc.max_concurrent_streams": 4096,
       "grpc-node.max_session_memory": 64,
+      "grpc-node.flow_control_window": H2_CONNECTION_WINDOW_BYTES, // honoured by the server once grpc/grpc-node#3058 lands
     });
+    raiseConnectionWindow(this.grpcServer, H2_CONNECTION_WINDOW_BYTES);
     const pkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
       envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
     };
@@ -385,6 +388,37 @@ async function removeStaleSocket(path: string): Promise<void> {
   });
   if (live) throw new AecpError("AECP_IO", `another process is listening on \`unix:${path}\``);
   rmSync(path, { force: true });
+}
+
+/**
+ * HTTP/2 connection receive window for gRPC sessions. Node's default 64 KiB
+ * holds only ~70 in-flight CheckRequests; with 256 in flight on one connection
+ * (Envoy multiplexes a worker's checks) clients starve waiting for window
+ * updates: measured p99 244 ms → 42 ms with 8 MiB (loadtest/h2-window-sweep.mjs,
+ * docs/performance.md). 8 MiB stays under the 64 MB session-memory cap.
+ */
+export const H2_CONNECTION_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * grpc-js 1.14 has no server option for the connection window, so raise it on
+ * each new session through its (internal, version-pinned) createHttp2Server.
+ * test/sidecar-h2.test.ts fails if an upgrade removes the hook.
+ */
+function raiseConnectionWindow(server: grpc.Server, bytes: number): void {
+  const s = server as unknown as { createHttp2Server?: (creds: grpc.ServerCredentials) => Http2Server };
+  if (typeof s.createHttp2Server !== "function") throw new AecpError("AECP_INTERNAL", "@grpc/grpc-js internals changed: no createHttp2Server");
+  const create = s.createHttp2Server.bind(server);
+  s.createHttp2Server = (creds) => {
+    const h2 = create(creds);
+    h2.on("session", (session: ServerHttp2Session) => {
+      try {
+        session.setLocalWindowSize(bytes);
+      } catch {
+        // the session closed before we got to it
+      }
+    });
+    return h2;
+  };
 }
 
 function splitHostPort(a: string): [string, string] {
