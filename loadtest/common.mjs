@@ -4,6 +4,7 @@
 // per-process CPU and RSS from /proc.
 
 import { readFileSync } from "node:fs";
+import { GRPC_SERVER_OPTIONS, H2_CONNECTION_WINDOW_BYTES, raiseConnectionWindow } from "../dist/executive/sidecar.js";
 import { execFileSync } from "node:child_process";
 import { sampleAttributes } from "../bench/generate.mjs";
 
@@ -90,27 +91,13 @@ export async function decodeCheckResponse(bytes) {
   return def[SERVICE].Check.responseDeserialize(bytes);
 }
 
-/**
- * The options the sidecar passes to `new grpc.Server({...})`, read from the
- * compiled sidecar (what `aecp sidecar` runs), else from the source. The
- * object literal is evaluated as JavaScript; it must contain only literals.
- */
+/** The options the sidecar passes to `new grpc.Server(...)` (exported by the compiled sidecar). */
 export function sidecarServerOptions() {
-  const root = new URL("../", import.meta.url);
-  for (const rel of ["dist/executive/sidecar.js", "src/executive/sidecar.ts"]) {
-    let text;
-    try {
-      text = readFileSync(new URL(rel, root), "utf8");
-    } catch {
-      continue;
-    }
-    const m = /new grpc\.Server\((\{[\s\S]*?\})\)/.exec(text);
-    if (!m) continue;
-    const literal = m[1].replace(/\/\/[^\n]*/g, "");
-    return { options: new Function(`return (${literal});`)(), from: rel };
-  }
-  throw new Error("cannot find `new grpc.Server({...})` in dist/executive/sidecar.js or src/executive/sidecar.ts");
+  return { options: { ...GRPC_SERVER_OPTIONS }, from: "dist/executive/sidecar.js (GRPC_SERVER_OPTIONS)" };
 }
+
+/** The sidecar's HTTP/2 connection-window fix, applied to another grpc-js server (the no-op). */
+export { raiseConnectionWindow, H2_CONNECTION_WINDOW_BYTES };
 
 // --- /proc -------------------------------------------------------------------------
 

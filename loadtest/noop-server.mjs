@@ -11,7 +11,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { envoyAuthPackageDefinition } from "../dist/executive/envoy.js";
-import { sidecarServerOptions } from "./common.mjs";
+import { H2_CONNECTION_WINDOW_BYTES, raiseConnectionWindow, sidecarServerOptions } from "./common.mjs";
 
 const args = process.argv.slice(2);
 const at = args.indexOf("--grpc");
@@ -24,6 +24,8 @@ if (!/^127\.0\.0\.1:\d+$/.test(addr)) {
 const options = { ...sidecarServerOptions().options, ...JSON.parse(process.env.AECP_NOOP_SERVER_OPTIONS ?? "{}") };
 for (const k of Object.keys(options)) if (options[k] === null) delete options[k];
 const server = new grpc.Server(options);
+// the same HTTP/2 connection window as the sidecar (AECP_NOOP_DEFAULT_WINDOW=1 compares against Node's 64 KiB)
+if (process.env.AECP_NOOP_DEFAULT_WINDOW !== "1") raiseConnectionWindow(server, H2_CONNECTION_WINDOW_BYTES);
 const pkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition());
 const OK = { status: { code: 0 }, ok_response: {} };
 server.addService(pkg.envoy.service.auth.v3.Authorization.service, {

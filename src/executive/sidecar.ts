@@ -83,13 +83,7 @@ export class Sidecar {
     this.trusted = TrustedKeys.fromPems(options.pub.map((p) => readFileSync(p, "utf8")));
     this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
     this.decisionLog = new DecisionLog(options.decisionLog);
-    this.grpcServer = new grpc.Server({
-      // Envoy multiplexes a worker's checks over one HTTP/2 connection; keep
-      // many streams in flight without flow-control stalls.
-      "grpc.max_concurrent_streams": 4096,
-      "grpc-node.max_session_memory": 64,
-      "grpc-node.flow_control_window": H2_CONNECTION_WINDOW_BYTES, // honoured by the server once grpc/grpc-node#3058 lands
-    });
+    this.grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
     raiseConnectionWindow(this.grpcServer, H2_CONNECTION_WINDOW_BYTES);
     const pkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
       envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
@@ -400,11 +394,22 @@ async function removeStaleSocket(path: string): Promise<void> {
 export const H2_CONNECTION_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /**
+ * grpc-js server options of the ext_authz listener (the no-op server of
+ * `npm run bench:authz` uses the same). Envoy multiplexes a worker's checks
+ * over one HTTP/2 connection: keep many streams in flight.
+ */
+export const GRPC_SERVER_OPTIONS: Readonly<grpc.ServerOptions> = Object.freeze({
+  "grpc.max_concurrent_streams": 4096,
+  "grpc-node.max_session_memory": 64,
+  "grpc-node.flow_control_window": H2_CONNECTION_WINDOW_BYTES, // honoured by the server once grpc/grpc-node#3058 lands
+});
+
+/**
  * grpc-js 1.14 has no server option for the connection window, so raise it on
  * each new session through its (internal, version-pinned) createHttp2Server.
  * test/sidecar-h2.test.ts fails if an upgrade removes the hook.
  */
-function raiseConnectionWindow(server: grpc.Server, bytes: number): void {
+export function raiseConnectionWindow(server: grpc.Server, bytes: number): void {
   const s = server as unknown as { createHttp2Server?: (creds: grpc.ServerCredentials) => Http2Server };
   if (typeof s.createHttp2Server !== "function") throw new AecpError("AECP_INTERNAL", "@grpc/grpc-js internals changed: no createHttp2Server");
   const create = s.createHttp2Server.bind(server);
