@@ -73,6 +73,20 @@ function metadataFor(decisionId: string, effect: string, d: Decision | undefined
   return m;
 }
 
+/** Every allow outcome has this shape: the decision id header (plus extras), no body, status OK. */
+function allowed(decisionId: string, metadata: Record<string, JsonValue>, extraHeaders: Array<[string, string]> = []): CheckOutcome {
+  return {
+    decisionId,
+    allowed: true,
+    httpStatus: 200,
+    headers: [[HEADER_DECISION_ID, decisionId], ...extraHeaders],
+    body: undefined,
+    metadata,
+    grpcCode: GRPC_OK,
+    message: "",
+  };
+}
+
 /** Every non-allow outcome has this shape: a JSON body, the decision id header, PERMISSION_DENIED. */
 function denied(
   decisionId: string,
@@ -96,10 +110,8 @@ function denied(
 
 export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcome {
   if (d.effect === "allow") {
-    const headers: Array<[string, string]> = [[HEADER_DECISION_ID, decisionId]];
     const advisory = d.violations.filter((v) => v.enforcement === "ADVISORY").map((v) => v.policy);
-    if (advisory.length > 0) headers.push([HEADER_ADVISORY, advisory.join(",")]);
-    return { decisionId, allowed: true, httpStatus: 200, headers, body: undefined, metadata: metadataFor(decisionId, "allow", d), grpcCode: GRPC_OK, message: "" };
+    return allowed(decisionId, metadataFor(decisionId, "allow", d), advisory.length > 0 ? [[HEADER_ADVISORY, advisory.join(",")]] : []);
   }
   if (d.effect === "deny") {
     const blocking = d.violations.filter((v) => v.enforcement === "BLOCKING");
@@ -124,19 +136,7 @@ export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcom
 /** An internal failure or a request that cannot be decided: fail closed unless configured otherwise. */
 export function outcomeForError(code: string, httpStatus: number, decisionId: string, opts: ResponseOptions): CheckOutcome {
   if (opts.failOpen) {
-    return {
-      decisionId,
-      allowed: true,
-      httpStatus: 200,
-      headers: [
-        [HEADER_DECISION_ID, decisionId],
-        [HEADER_FAIL_OPEN, code],
-      ],
-      body: undefined,
-      metadata: metadataFor(decisionId, "allow", undefined, code),
-      grpcCode: GRPC_OK,
-      message: "",
-    };
+    return allowed(decisionId, metadataFor(decisionId, "allow", undefined, code), [[HEADER_FAIL_OPEN, code]]);
   }
   return denied(decisionId, httpStatus, { effect: "deny", decision_id: decisionId, reason: code }, metadataFor(decisionId, "deny", undefined, code), `fail closed: ${code}`);
 }
@@ -200,19 +200,7 @@ export function outcomeForDeferred(d: Decision, decisionId: string, execution: {
 
 /** The retried request matched an approved execution, which was consumed (single use). */
 export function outcomeForApproved(d: Decision, decisionId: string, executionId: string): CheckOutcome {
-  return {
-    decisionId,
-    allowed: true,
-    httpStatus: 200,
-    headers: [
-      [HEADER_DECISION_ID, decisionId],
-      ["x-aecp-execution-id", executionId],
-    ],
-    body: undefined,
-    metadata: { ...metadataFor(decisionId, "allow", d, "AECP_APPROVED_EXECUTION"), aecp_execution_id: executionId },
-    grpcCode: GRPC_OK,
-    message: "",
-  };
+  return allowed(decisionId, { ...metadataFor(decisionId, "allow", d, "AECP_APPROVED_EXECUTION"), aecp_execution_id: executionId }, [["x-aecp-execution-id", executionId]]);
 }
 
 /** A presented execution that does not authorize this request (rejected, expired, used, other request, unknown). */
