@@ -45,6 +45,23 @@ export const ERROR_CODES = {
   AECP_APPROVALS_UNAVAILABLE: { http: 503, summary: "approval is required but the approvals service cannot be reached" },
   AECP_DECISION_LOG_UNAVAILABLE: { http: 503, summary: "the decision log sink cannot be reached or failed; records are kept and retried" },
   AECP_DECISION_LOG_REJECTED: { http: 502, summary: "the decision log sink refused a batch; its records were dropped" },
+  // --- distribution ----------------------------------------------------------------
+  AECP_MANIFEST_MALFORMED: { http: 400, summary: "a distribution manifest is not well-formed (JSON, fields, limits)" },
+  AECP_MANIFEST_UNSIGNED: { http: 400, summary: "a distribution manifest carries no signature" },
+  AECP_MANIFEST_UNTRUSTED_KEY: { http: 400, summary: "a distribution manifest is signed only by keys that are not trusted" },
+  AECP_MANIFEST_SIGNATURE_INVALID: { http: 400, summary: "a distribution manifest signature does not verify" },
+  AECP_MANIFEST_EXPIRED: { http: 400, summary: "a distribution manifest is past its expires-at (freeze attack or dead publisher)" },
+  AECP_MANIFEST_NAME_MISMATCH: { http: 400, summary: "a manifest or bundle names a different bundle than the one requested" },
+  AECP_MANIFEST_ROLLBACK: { http: 409, summary: "a manifest revision is not newer than the active or published one (rollback protection)" },
+  AECP_MANIFEST_REVISION_CONFLICT: { http: 409, summary: "the same revision was seen with different content" },
+  AECP_BLOB_DIGEST_MISMATCH: { http: 400, summary: "blob bytes do not match the digest or size the manifest names" },
+  AECP_BLOB_NOT_FOUND: { http: 404, summary: "no blob with this digest is stored" },
+  AECP_DISTRIBUTION_NOT_FOUND: { http: 404, summary: "no bundle with this name has been published" },
+  AECP_DISTRIBUTION_UNAUTHORIZED: { http: 401, summary: "the distribution request lacks a valid bearer token" },
+  AECP_DISTRIBUTION_FORBIDDEN: { http: 403, summary: "publishing without a configured token is accepted only from loopback" },
+  AECP_DISTRIBUTION_UNAVAILABLE: { http: 503, summary: "the distribution service cannot be reached or answered badly" },
+  AECP_DISTRIBUTION_BAD_REQUEST: { http: 400, summary: "a distribution API request is malformed" },
+  AECP_REGISTRY_ERROR: { http: 502, summary: "the OCI registry refused or failed a request" },
   // --- policy tests ------------------------------------------------------------
   AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
 } as const satisfies Record<string, ErrorSpec>;
