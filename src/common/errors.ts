@@ -62,6 +62,21 @@ export const ERROR_CODES = {
   AECP_DISTRIBUTION_UNAVAILABLE: { http: 503, summary: "the distribution service cannot be reached or answered badly" },
   AECP_DISTRIBUTION_BAD_REQUEST: { http: 400, summary: "a distribution API request is malformed" },
   AECP_REGISTRY_ERROR: { http: 502, summary: "the OCI registry refused or failed a request" },
+  // --- approvals ---------------------------------------------------------------
+  AECP_EXECUTION_NOT_FOUND: { http: 404, summary: "no execution with this id exists" },
+  AECP_EXECUTION_INVALID: { http: 400, summary: "an execution create request is malformed" },
+  AECP_EXECUTION_NOT_PENDING: { http: 409, summary: "the execution is no longer pending; the decision was not applied" },
+  AECP_APPROVALS_BAD_REQUEST: { http: 400, summary: "a request to the approvals service is malformed" },
+  AECP_APPROVALS_UNAUTHENTICATED: { http: 401, summary: "missing or unknown bearer token" },
+  AECP_APPROVER_FORBIDDEN: { http: 403, summary: "this approver may not decide this execution (group, role or already voted)" },
+  AECP_SELF_APPROVAL: { http: 403, summary: "the requester of an execution may not decide it" },
+  AECP_JUSTIFICATION_REQUIRED: { http: 400, summary: "reject and override decisions need a justification" },
+  AECP_LINK_INVALID: { http: 403, summary: "a decision link is malformed, forged, expired or already used" },
+  AECP_CSRF_INVALID: { http: 403, summary: "a form submission lacks a valid CSRF token or comes from another origin" },
+  AECP_SLACK_SIGNATURE_INVALID: { http: 401, summary: "a Slack request signature is missing, wrong, stale or replayed" },
+  AECP_GRANT_INVALID: { http: 403, summary: "an exception grant is malformed, untrusted, expired or bound to another request" },
+  AECP_GRANT_KEY_MISSING: { http: 503, summary: "override needs a grant signing key (`grant_key`) and none is configured" },
+  AECP_STORE_FAILED: { http: 503, summary: "the approvals database failed or is unreachable" },
   // --- policy tests ------------------------------------------------------------
   AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
 } as const satisfies Record<string, ErrorSpec>;
