@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emptyRequestAttributes, generateKeyPairPem, parsePrivateKeyPem } from "../src/bundle/index.js";
-import { BundleStore, LKG_FILE, Sidecar, sidecarOptions } from "../src/executive/index.js";
+import { BundleStore, LKG_FILE, LKG_META_FILE, Sidecar, sidecarOptions } from "../src/executive/index.js";
 import { compile } from "../src/judicial/index.js";
 
 let dir: string;
@@ -58,7 +58,18 @@ describe("BundleStore", () => {
     expect(Buffer.from(store.load()!).equals(Buffer.from(bundleA))).toBe(true);
     store.save(bundleB);
     expect(Buffer.from(store.load()!).equals(Buffer.from(bundleB))).toBe(true);
-    expect(readdirSync(join(dir, "store"))).toEqual([LKG_FILE]);
+    expect(readdirSync(join(dir, "store")).sort()).toEqual([LKG_FILE, LKG_META_FILE].sort());
+  });
+
+  it("keeps revision, issued-at and manifest beside the bytes, and ignores meta of other bytes", () => {
+    const store = new BundleStore(join(dir, "meta"));
+    const manifest = new Uint8Array([1, 2, 3]);
+    store.save(bundleA, { revision: 7, issuedAt: "2026-11-25T10:00:00.000Z", manifest });
+    expect(store.loadMeta(store.load()!)).toEqual({ revision: 7, issuedAt: "2026-11-25T10:00:00.000Z", manifest });
+    // meta written, then a crash before the bundle rename: meta names other bytes
+    expect(store.loadMeta(bundleB)).toEqual({});
+    writeFileSync(join(dir, "meta", LKG_META_FILE), "{not json");
+    expect(store.loadMeta(bundleA)).toEqual({});
   });
 });
 
@@ -125,5 +136,48 @@ describe("sidecar with --cache-dir", () => {
     expect(readFileSync(join(cache, LKG_FILE)).equals(Buffer.from(bundleB))).toBe(true);
     expect(() => s.activate(new Uint8Array([9, 9, 9]))).toThrow();
     expect(readFileSync(join(cache, LKG_FILE)).equals(Buffer.from(bundleB))).toBe(true);
+  });
+
+  it("distribution mode: starts NOT_SERVING without a cache, then serves what the watcher activates, with its revision", async () => {
+    const cache = join(dir, "cache6");
+    const opts = { distribution: "http://127.0.0.1:9", name: "a", pub: [pubPath], grpc: ["127.0.0.1:0"], http: "127.0.0.1:0", cacheDir: cache };
+    const s = new Sidecar(sidecarOptions(opts));
+    running.push(s);
+    await s.start();
+    expect(s.ready).toBe(false);
+    expect(s.active).toBeUndefined();
+    expect(s.decide(emptyRequestAttributes()).metadata["aecp_reason"]).toBe("AECP_NO_BUNDLE");
+    s.activate(bundleA, "distribution", { revision: 3, issuedAt: "2026-11-25T10:00:00.000Z" });
+    expect(s.active).toMatchObject({ name: "a", revision: 3, source: "distribution", issuedAt: "2026-11-25T10:00:00.000Z" });
+    expect(s.status().bundle).toMatchObject({ revision: 3, issuedAt: "2026-11-25T10:00:00.000Z" });
+    await s.stop();
+
+    // restart: the cached copy comes back with its revision (rollback protection survives)
+    const again = new Sidecar(sidecarOptions(opts));
+    running.push(again);
+    await again.start();
+    expect(again.active).toMatchObject({ name: "a", revision: 3, source: "cache" });
+    await again.stop();
+
+    // a cache holding another bundle name is not served under this name
+    const other = new Sidecar(sidecarOptions({ ...opts, name: "b" }));
+    running.push(other);
+    await other.start();
+    expect(other.ready).toBe(false);
+    expect(other.status().lastError?.message).toContain("not `b`");
+  });
+
+  it("components reported by long-lived parts show in /status and degrade it; extra metrics append", async () => {
+    const file = join(dir, "a3.bundle");
+    writeFileSync(file, bundleA);
+    const s = await sidecar(file, join(dir, "cache7"));
+    expect(s.status().degraded).toBe(false);
+    s.reportComponent("distribution", { state: "degraded", code: "AECP_DISTRIBUTION_MANIFEST_EXPIRED", reason: "manifest expired" });
+    expect(s.status().degraded).toBe(true);
+    expect(s.status().components["distribution"]).toMatchObject({ state: "degraded", code: "AECP_DISTRIBUTION_MANIFEST_EXPIRED" });
+    s.reportComponent("distribution", { state: "ok" });
+    expect(s.status().degraded).toBe(false);
+    s.addMetrics(() => "# TYPE aecp_test_gauge gauge\naecp_test_gauge 1\n");
+    expect(s.metrics()).toContain("aecp_test_gauge 1\n");
   });
 });

@@ -971,6 +971,12 @@ describe("sidecarOptions validation", () => {
       holdMs: 0,
       deferStatus: 428,
       decisionLog: DECISION_LOG_DEFAULTS_FOR_TEST,
+      distribution: undefined,
+      name: undefined,
+      distributionToken: undefined,
+      shadowBundle: undefined,
+      workers: 1,
+      telemetry: { otlpEndpoint: undefined, serviceName: "aecp-sidecar", sampleRatio: 1, metricIntervalMs: 15_000, headers: {} },
     });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.pub)).toBe(true);
@@ -981,6 +987,30 @@ describe("sidecarOptions validation", () => {
     rejects({ ...base, grcp: ["127.0.0.1:1"] }, "grcp");
     rejects({ ...base, fail_open: true }, "fail_open");
   });
+  it("takes a bundle file or distribution + name, never both, never neither", () => {
+    const d = sidecarOptions({ pub: ["/k"], distribution: "http://127.0.0.1:8181", name: "mesh" });
+    expect(d.bundle).toBeUndefined();
+    expect(d.distribution).toBe("http://127.0.0.1:8181");
+    expect(d.name).toBe("mesh");
+    rejects({ pub: ["/k"] }, "bundle");
+    rejects({ ...base, distribution: "http://127.0.0.1:8181", name: "mesh" }, "bundle");
+    rejects({ pub: ["/k"], distribution: "http://127.0.0.1:8181" }, "name");
+    rejects({ ...base, name: "mesh" }, "name");
+    rejects({ pub: ["/k"], distribution: "ftp://x", name: "mesh" }, "distribution");
+    rejects({ pub: ["/k"], distribution: "http://127.0.0.1:8181", name: "../etc" }, "name");
+  });
+
+  it("validates workers and telemetry", () => {
+    expect(sidecarOptions({ ...base, workers: 2 }).workers).toBe(2);
+    rejects({ ...base, workers: 0 }, "workers");
+    rejects({ ...base, workers: 1.5 }, "workers");
+    expect(sidecarOptions({ ...base, telemetry: { otlpEndpoint: "http://127.0.0.1:4318/" } }).telemetry.otlpEndpoint).toBe("http://127.0.0.1:4318");
+    rejects({ ...base, telemetry: { otlpEndpoint: "localhost:4318" } }, "telemetry.otlpEndpoint");
+    rejects({ ...base, telemetry: { sampleRatio: 2 } }, "telemetry.sampleRatio");
+    rejects({ ...base, telemetry: { endpoint: "http://x" } }, "telemetry.endpoint");
+    rejects({ ...base, telemetry: { headers: { a: 1 } } }, "telemetry.headers");
+  });
+
   it("rejects missing or empty bundle and pub", () => {
     rejects({ pub: ["/k"] }, "bundle");
     rejects({ bundle: "/b" }, "pub");

@@ -80,7 +80,9 @@ export function buildProgram(runner: Runner): Command {
   program
     .command("sidecar")
     .description("run the Envoy ext_authz sidecar (gRPC Check + health, HTTP health/status/metrics) on a signed bundle")
-    .option("--bundle <file>", "signed bundle to serve")
+    .option("--bundle <file>", "signed bundle to serve (or --distribution + --name)")
+    .option("--distribution <url>", "follow bundle --name on this distribution service (token from AECP_DISTRIBUTION_TOKEN)")
+    .option("--name <bundle-name>", "bundle name to follow with --distribution")
     .option("--pub <public.pem>", "trusted public key (repeatable)", collect, [])
     .option("--grpc <addr>", "gRPC listen address, host:port or unix:/path (repeatable; default 127.0.0.1:9191)", collect, [])
     .option("--http <addr>", "HTTP listen address for /healthz /readyz /status /metrics (default 127.0.0.1:9192)")
@@ -91,6 +93,9 @@ export function buildProgram(runner: Runner): Command {
     .option("--pause-mode <mode>", "defer (answer 428 at once; default) or hold (wait up to --hold-ms)")
     .option("--hold-ms <ms>", "hold mode: longest wait for a human decision (keep below Envoy's ext_authz timeout)")
     .option("--decision-log <url>", "ship decision records in batches to this HTTP sink (token from AECP_DECISION_LOG_TOKEN)")
+    .option("--shadow-bundle <file>", "evaluate this candidate bundle beside the active one and record where decisions differ (responses unaffected)")
+    .option("--workers <n>", "processes sharing the listeners via node:cluster (default 1)")
+    .option("--otlp-endpoint <url>", "export OpenTelemetry traces and metrics over OTLP/HTTP to this base URL (default off; also OTEL_EXPORTER_OTLP_ENDPOINT)")
     .option("--config <sidecar.yaml>", "YAML file with the same options (camelCase keys); flags override it")
     .action((o) => runner(async () => (await import("./commands/sidecar.js")).sidecarCommand(o)));
 

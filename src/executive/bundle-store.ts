@@ -8,12 +8,33 @@
 // over the old copy, fsync the directory. A reader sees the old or the new
 // bundle, never a torn one — and the bytes are re-verified on load anyway
 // (signature, ABI), so a corrupted cache is rejected, never trusted.
+//
+// Beside the bundle, `last-known-good.json` keeps what the bundle bytes do
+// not carry: the distribution revision and manifest issued-at, so rollback
+// protection survives a restart. The meta names the bundle digest it belongs
+// to; a meta whose digest does not match the bundle (a crash between the two
+// renames) is ignored.
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { AecpError } from "../common/index.js";
 
 export const LKG_FILE = "last-known-good.bundle";
+export const LKG_META_FILE = "last-known-good.json";
+
+/** What the sidecar knows about a bundle beyond its bytes (from the distribution manifest). */
+export interface BundleMeta {
+  /** Distribution revision, when the bundle came from the distribution service. */
+  readonly revision?: number;
+  /** The manifest's issued-at (RFC 3339), for propagation lag. */
+  readonly issuedAt?: string;
+  /** The signed manifest bytes as received, kept for audit. */
+  readonly manifest?: Uint8Array;
+}
+
+/** Largest meta file read back (it holds a small JSON object and one manifest). */
+const MAX_META_BYTES = 1024 * 1024;
 
 export class BundleStore {
   constructor(readonly dir: string) {}
@@ -22,9 +43,22 @@ export class BundleStore {
     return join(this.dir, LKG_FILE);
   }
 
-  /** Persist `bytes` as the last-known-good bundle (atomic replace, durable). */
-  save(bytes: Uint8Array): void {
-    const tmp = join(this.dir, `.${LKG_FILE}.${process.pid}.tmp`);
+  /** Persist `bytes` (and its meta) as the last-known-good bundle (atomic replace, durable). */
+  save(bytes: Uint8Array, meta: BundleMeta = {}): void {
+    const digest = sha256(bytes);
+    const json = JSON.stringify({
+      digest,
+      ...(meta.revision !== undefined ? { revision: meta.revision } : {}),
+      ...(meta.issuedAt !== undefined ? { issuedAt: meta.issuedAt } : {}),
+      ...(meta.manifest !== undefined ? { manifest: Buffer.from(meta.manifest).toString("base64") } : {}),
+    });
+    this.writeAtomic(LKG_META_FILE, new TextEncoder().encode(json));
+    this.writeAtomic(LKG_FILE, bytes);
+  }
+
+  private writeAtomic(name: string, bytes: Uint8Array): void {
+    const tmp = join(this.dir, `.${name}.${process.pid}.tmp`);
+    const path = join(this.dir, name);
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       const fd = openSync(tmp, "w", 0o600);
@@ -35,7 +69,7 @@ export class BundleStore {
       } finally {
         closeSync(fd);
       }
-      renameSync(tmp, this.path);
+      renameSync(tmp, path);
       const dfd = openSync(this.dir, "r");
       try {
         fsyncSync(dfd); // make the rename itself durable
@@ -48,6 +82,26 @@ export class BundleStore {
     }
   }
 
+  /**
+   * The meta saved with `bytes`, or `{}` when there is none, it is unreadable,
+   * or it belongs to other bytes. Never throws: meta only adds protection.
+   */
+  loadMeta(bytes: Uint8Array): BundleMeta {
+    try {
+      const raw = readFileSync(join(this.dir, LKG_META_FILE));
+      if (raw.length > MAX_META_BYTES) return {};
+      const o = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+      if (o["digest"] !== sha256(bytes)) return {};
+      const meta: { revision?: number; issuedAt?: string; manifest?: Uint8Array } = {};
+      if (typeof o["revision"] === "number" && Number.isSafeInteger(o["revision"]) && o["revision"] >= 0) meta.revision = o["revision"];
+      if (typeof o["issuedAt"] === "string" && !Number.isNaN(Date.parse(o["issuedAt"]))) meta.issuedAt = o["issuedAt"];
+      if (typeof o["manifest"] === "string") meta.manifest = new Uint8Array(Buffer.from(o["manifest"], "base64"));
+      return meta;
+    } catch {
+      return {};
+    }
+  }
+
   /** The cached bundle bytes, or undefined when there is none. Not verified here: the caller loads them like any bundle. */
   load(): Uint8Array | undefined {
     try {
@@ -57,4 +111,8 @@ export class BundleStore {
       throw new AecpError("AECP_IO", `cannot read the last-known-good bundle in \`${this.dir}\``, { cause: e });
     }
   }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -6,10 +6,23 @@
 
 import { AecpError } from "../common/index.js";
 import { decisionLogOptions, type DecisionLogOptions } from "./decision-log.js";
+import { telemetryOptions, type TelemetryOptions } from "./telemetry-options.js";
 
 export interface SidecarOptions {
-  /** Signed bundle file to serve (required until distribution lands). */
-  readonly bundle: string;
+  /** Signed bundle file to serve; exactly one of `bundle` or `distribution` + `name`. Default undefined. */
+  readonly bundle: string | undefined;
+  /** Distribution service base URL to watch for bundle `name` (src/distribution). Default undefined. */
+  readonly distribution: string | undefined;
+  /** Bundle name to follow on the distribution service (required with `distribution`). Default undefined. */
+  readonly name: string | undefined;
+  /** Bearer token for distribution reads (from AECP_DISTRIBUTION_TOKEN or the config file). Default undefined. */
+  readonly distributionToken: string | undefined;
+  /** Candidate bundle evaluated beside the active one; differences are recorded, responses unaffected. Default undefined. */
+  readonly shadowBundle: string | undefined;
+  /** Processes sharing the listeners (node:cluster); 1 = this process serves. Default 1. */
+  readonly workers: number;
+  /** OpenTelemetry export (see telemetry.ts); disabled unless `otlpEndpoint` is set. */
+  readonly telemetry: TelemetryOptions;
   /** Trusted public keys, as PEM file paths (at least one). */
   readonly pub: readonly string[];
   /** gRPC listen addresses, `host:port` or `unix:/path`. Default ["127.0.0.1:9191"]. */
@@ -52,7 +65,11 @@ export const SIDECAR_DEFAULTS = Object.freeze({
 const KEYS = [
   "bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir",
   "approvals", "approvalsToken", "pauseMode", "holdMs", "deferStatus", "decisionLog",
+  "distribution", "name", "distributionToken", "shadowBundle", "workers", "telemetry",
 ] as const;
+
+/** The bundle-name rule of `aecp compile --name`. */
+const BUNDLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function bad(key: string, why: string): never {
   throw new AecpError("AECP_CONFIG_INVALID", `sidecar option \`${key}\` ${why}`);
@@ -105,12 +122,21 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
   for (const k of Object.keys(r)) {
     if (!(KEYS as readonly string[]).includes(k)) throw new AecpError("AECP_CONFIG_INVALID", `unknown sidecar option \`${k}\` (known: ${KEYS.join(", ")})`);
   }
-  if (r["bundle"] === undefined) bad("bundle", "is required (a signed bundle file)");
+  if (r["bundle"] === undefined && r["distribution"] === undefined) bad("bundle", "or `distribution` (with `name`) is required: where the signed bundle comes from");
+  if (r["bundle"] !== undefined && r["distribution"] !== undefined) bad("bundle", "and `distribution` are exclusive: serve a file or follow the distribution service, not both");
+  if (r["distribution"] !== undefined && r["name"] === undefined) bad("name", "is required with `distribution` (the bundle name to follow)");
+  if (r["name"] !== undefined && r["distribution"] === undefined) bad("name", "needs `distribution`");
   if (r["pub"] === undefined) bad("pub", "is required (at least one trusted public key)");
   const grpc = r["grpc"] === undefined ? SIDECAR_DEFAULTS.grpc : strList("grpc", r["grpc"]);
   const failStatus = r["failStatus"] === undefined ? SIDECAR_DEFAULTS.failStatus : int("failStatus", r["failStatus"], 400, 599);
   return Object.freeze({
-    bundle: str("bundle", r["bundle"]),
+    bundle: r["bundle"] === undefined ? undefined : str("bundle", r["bundle"]),
+    distribution: r["distribution"] === undefined ? undefined : url("distribution", r["distribution"]),
+    name: r["name"] === undefined ? undefined : BUNDLE_NAME.test(str("name", r["name"])) ? (r["name"] as string) : bad("name", "must be a bundle name: letters, digits, `.`, `_`, `-` (at most 128 characters)"),
+    distributionToken: r["distributionToken"] === undefined ? undefined : str("distributionToken", r["distributionToken"]),
+    shadowBundle: r["shadowBundle"] === undefined ? undefined : str("shadowBundle", r["shadowBundle"]),
+    workers: r["workers"] === undefined ? 1 : int("workers", r["workers"], 1, 64),
+    telemetry: telemetryOptions(r["telemetry"] ?? {}),
     pub: Object.freeze(strList("pub", r["pub"])),
     grpc: Object.freeze(grpc.map((a) => validateListenAddress("grpc", a, true))),
     http: validateListenAddress("http", r["http"] === undefined ? SIDECAR_DEFAULTS.http : str("http", r["http"]), false),

@@ -27,7 +27,7 @@ import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "./en
 import { authzMode, serveAuthz, type AuthzDecider } from "./http-authz.js";
 import type { SidecarOptions } from "./options.js";
 import { outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "./response.js";
-import { BundleStore } from "./bundle-store.js";
+import { BundleStore, type BundleMeta } from "./bundle-store.js";
 import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
 import { PauseHandler } from "./pause.js";
 import { DecisionLog } from "./decision-log.js";
@@ -37,13 +37,38 @@ const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
 const HTTP_MAX_HEADER_BYTES = 64 * 1024;
 
 /** Where the active bundle came from. */
-export type BundleSource = "file" | "cache";
+export type BundleSource = "file" | "cache" | "distribution";
+
+/** The active bundle as the distribution watcher and /status see it. */
+export interface ActiveBundleInfo {
+  readonly name: string;
+  /** "sha256:<hex>" of the bundle file. */
+  readonly digest: string;
+  readonly revision: number | null;
+  readonly source: BundleSource;
+  /** When it was activated here (RFC 3339). */
+  readonly loadedAt: string;
+  /** Its manifest's issued-at, when it came through distribution. */
+  readonly issuedAt: string | null;
+}
+
+/** Health of a long-lived part beside the sidecar core (watcher, shipper, …), OPA-plugin style. */
+export interface ComponentStatus {
+  readonly state: "ok" | "degraded" | "error";
+  /** Stable reason code (an AECP_* code) when not ok. */
+  readonly code?: string;
+  readonly reason?: string;
+  /** Safe-to-show structured detail (no secrets). */
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
 
 export interface SidecarStatus {
   ready: boolean;
-  bundle: { name: string; digest: string; revision: number | null; keyId: string | null; policies: number; loadedAt: string; source: BundleSource } | null;
-  /** True while serving a bundle other than the configured one because the configured one failed. */
+  bundle: { name: string; digest: string; revision: number | null; keyId: string | null; policies: number; loadedAt: string; issuedAt: string | null; source: BundleSource } | null;
+  /** True while serving a bundle other than the configured one because the configured one failed, or while a component is not ok. */
   degraded: boolean;
+  /** Long-lived parts reporting through `reportComponent` (e.g. "distribution"). */
+  components: Record<string, ComponentStatus & { since: string }>;
   lastError: { code: string; message: string; at: string } | null;
   decisions: Record<string, number>;
   errors: Record<string, number>;
@@ -52,10 +77,11 @@ export interface SidecarStatus {
 }
 
 export class Sidecar {
-  private active: LoadedBundle | undefined;
-  private activeLoadedAt = "";
-  private activeSource: BundleSource = "file";
+  private current: LoadedBundle | undefined;
+  private currentInfo: ActiveBundleInfo | undefined;
   private degraded = false;
+  private readonly components = new Map<string, ComponentStatus & { since: string }>();
+  private readonly metricSources: Array<() => string> = [];
   private readonly store: BundleStore | undefined;
   private lastError: SidecarStatus["lastError"] = null;
   private readonly trusted: TrustedKeys;
@@ -101,13 +127,24 @@ export class Sidecar {
 
   /**
    * Load and activate a bundle from bytes. Throws (and keeps the current
-   * bundle) if it is not valid. A bundle activated from a source other than
-   * the cache becomes the last-known-good copy (when `cacheDir` is set).
+   * bundle) if it is not valid: AECP_BUNDLE_* codes from verification, ABI
+   * check and instantiation. A bundle activated from a source other than the
+   * cache becomes the last-known-good copy (when `cacheDir` is set), with its
+   * `meta` (distribution revision, manifest issued-at) beside it.
    */
-  activate(bytes: Uint8Array, source: BundleSource = "file"): LoadedBundle {
+  activate(bytes: Uint8Array, source: BundleSource = "file", meta: BundleMeta = {}): LoadedBundle {
+    return this.swapIn(this.prepare(bytes, meta), bytes, source, meta);
+  }
+
+  /** Verify, instantiate and warm up a bundle off the request path; records and throws on failure. */
+  private prepare(bytes: Uint8Array, meta: BundleMeta): LoadedBundle {
     let next: LoadedBundle;
     try {
-      next = LoadedBundle.load(bytes, { trustedKeys: this.trusted, maxBundleBytes: this.options.maxBundleBytes });
+      next = LoadedBundle.load(bytes, {
+        trustedKeys: this.trusted,
+        maxBundleBytes: this.options.maxBundleBytes,
+        ...(meta.revision !== undefined ? { revision: meta.revision } : {}),
+      });
       // warm-up and self-test off the request path: the module must evaluate
       for (let i = 0; i < 200; i++) next.evaluate(emptyRequestAttributes());
     } catch (e) {
@@ -115,13 +152,23 @@ export class Sidecar {
       this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
       throw err;
     }
-    this.active = next; // INVARIANT: the only write of `active`; one reference swap
-    this.activeLoadedAt = new Date().toISOString();
-    this.activeSource = source;
+    return next;
+  }
+
+  private swapIn(next: LoadedBundle, bytes: Uint8Array, source: BundleSource, meta: BundleMeta): LoadedBundle {
+    this.current = next; // INVARIANT: the only write of `current`; one reference swap
+    this.currentInfo = Object.freeze({
+      name: next.name,
+      digest: next.ref.digest,
+      revision: next.ref.revision,
+      source,
+      loadedAt: new Date().toISOString(),
+      issuedAt: meta.issuedAt ?? null,
+    });
     this.degraded = false;
     if (this.store && source !== "cache") {
       try {
-        this.store.save(bytes);
+        this.store.save(bytes, meta);
       } catch (e) {
         // serving continues; only the restart safety net is missing
         const err = isAecpError(e) ? e : new AecpError("AECP_IO", String(e));
@@ -134,13 +181,34 @@ export class Sidecar {
   }
 
   get ready(): boolean {
-    return this.active !== undefined;
+    return this.current !== undefined;
+  }
+
+  /** The active bundle (name, digest, revision, source, times), or undefined before the first activation. */
+  get active(): ActiveBundleInfo | undefined {
+    return this.currentInfo;
+  }
+
+  /**
+   * Report the health of a long-lived part (the distribution watcher, …).
+   * Shown under /status `components`; any state other than "ok" makes the
+   * sidecar `degraded` (still serving — readiness depends on the bundle only).
+   */
+  reportComponent(name: string, status: ComponentStatus): void {
+    const prev = this.components.get(name);
+    const same = prev && prev.state === status.state && prev.code === status.code;
+    this.components.set(name, Object.freeze({ ...status, since: same ? prev.since : new Date().toISOString() }));
+  }
+
+  /** Add Prometheus text lines (complete HELP/TYPE blocks) to /metrics. */
+  addMetrics(source: () => string): void {
+    this.metricSources.push(source);
   }
 
   /** Decide one request given as attributes (shared by gRPC and HTTP modes). */
   decide(attrs: RequestAttributes): CheckOutcome {
     const decisionId = randomUUID();
-    const bundle = this.active; // read once: a swap mid-request cannot mix bundles
+    const bundle = this.current; // read once: a swap mid-request cannot mix bundles
     if (!bundle) return this.failure("AECP_NO_BUNDLE", 503, decisionId, attrs);
     let d: Decision;
     try {
@@ -226,13 +294,17 @@ export class Sidecar {
   }
 
   status(): SidecarStatus {
-    const b = this.active;
+    const b = this.current;
+    const info = this.currentInfo;
+    const components = Object.fromEntries(this.components);
     return {
       ready: this.ready,
-      bundle: b
-        ? { name: b.name, digest: b.ref.digest, revision: b.ref.revision, keyId: b.ref.keyId, policies: b.policies.length, loadedAt: this.activeLoadedAt, source: this.activeSource }
-        : null,
-      degraded: this.degraded,
+      bundle:
+        b && info
+          ? { name: b.name, digest: b.ref.digest, revision: b.ref.revision, keyId: b.ref.keyId, policies: b.policies.length, loadedAt: info.loadedAt, issuedAt: info.issuedAt, source: info.source }
+          : null,
+      degraded: this.degraded || Object.values(components).some((c) => c.state !== "ok"),
+      components,
       lastError: this.lastError,
       decisions: { ...this.decisionCounts },
       errors: { ...this.errorCounts },
@@ -258,38 +330,48 @@ export class Sidecar {
       "# TYPE aecp_bundle_active gauge",
       `aecp_bundle_active ${this.ready ? 1 : 0}`,
     ];
-    return lines.join("\n") + "\n" + this.decisionLog.metrics();
+    return lines.join("\n") + "\n" + this.decisionLog.metrics() + this.metricSources.map((f) => f()).join("");
   }
 
   /**
    * Load bundles, then listen. Resolves when every listener is bound.
    * Order: the last-known-good copy first (so a restart serves even when the
-   * configured source is unreachable or bad), then the configured bundle,
-   * which replaces it when valid. Fails only when neither yields a bundle.
+   * configured source is unreachable or bad), then the configured bundle
+   * file, which replaces it when valid. With a file, fails only when neither
+   * yields a bundle. With `distribution`, the watcher (src/distribution)
+   * activates bundles later: until then the sidecar listens NOT_SERVING and
+   * every Check fails closed with AECP_NO_BUNDLE.
    */
   async start(): Promise<void> {
     const cached = this.store?.load();
     if (cached) {
       try {
-        this.activate(cached, "cache");
+        const meta = this.store!.loadMeta(cached);
+        const loaded = this.prepare(cached, meta);
+        // a cached bundle of another name (the configuration changed) is not served
+        if (this.options.name === undefined || loaded.name === this.options.name) this.swapIn(loaded, cached, "cache", meta);
+        else this.lastError = { code: "AECP_BUNDLE_MALFORMED", message: `the cached bundle is \`${loaded.name}\`, not \`${this.options.name}\`; ignored`, at: new Date().toISOString() };
       } catch {
         // recorded in lastError; a bad cache never blocks the configured bundle
       }
     }
+    const file = this.options.bundle;
     let bytes: Uint8Array | undefined;
-    try {
-      bytes = new Uint8Array(readFileSync(this.options.bundle));
-    } catch (cause) {
-      const err = new AecpError("AECP_IO", `cannot read bundle \`${this.options.bundle}\``, { cause });
-      if (!this.active) throw err;
-      this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
-      this.degraded = true;
+    if (file !== undefined) {
+      try {
+        bytes = new Uint8Array(readFileSync(file));
+      } catch (cause) {
+        const err = new AecpError("AECP_IO", `cannot read bundle \`${file}\``, { cause });
+        if (!this.current) throw err;
+        this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
+        this.degraded = true;
+      }
     }
     if (bytes) {
       try {
         this.activate(bytes, "file");
       } catch (e) {
-        if (!this.active) throw e;
+        if (!this.current) throw e;
         this.degraded = true; // serving the last-known-good bundle; lastError says why
       }
     }

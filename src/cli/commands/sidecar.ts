@@ -1,5 +1,5 @@
-// `aecp sidecar --bundle <file> --pub <public.pem>... [--grpc <addr>]... [--http <addr>]
-//  [--fail-open] [--fail-status <n>] [--config <sidecar.yaml>]`
+// `aecp sidecar (--bundle <file> | --distribution <url> --name <bundle>) --pub <public.pem>...
+//  [--grpc <addr>]... [--http <addr>] [--fail-open] [--fail-status <n>] [--config <sidecar.yaml>] …`
 // Runs the ext_authz sidecar until SIGINT/SIGTERM. Flags override the config file.
 
 import { parse as parseYaml } from "yaml";
@@ -9,6 +9,11 @@ import { readText, EXIT_OK } from "../io.js";
 
 export interface SidecarCliOptions {
   bundle?: string;
+  distribution?: string;
+  name?: string;
+  shadowBundle?: string;
+  workers?: string;
+  otlpEndpoint?: string;
   pub: string[];
   grpc: string[];
   http?: string;
@@ -37,6 +42,14 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   }
   const flags: Record<string, unknown> = {};
   if (o.bundle !== undefined) flags["bundle"] = o.bundle;
+  if (o.distribution !== undefined) flags["distribution"] = o.distribution;
+  if (o.name !== undefined) flags["name"] = o.name;
+  if (o.shadowBundle !== undefined) flags["shadowBundle"] = o.shadowBundle;
+  if (o.workers !== undefined) flags["workers"] = Number(o.workers);
+  const otlp = o.otlpEndpoint ?? process.env["OTEL_EXPORTER_OTLP_ENDPOINT"];
+  if (otlp !== undefined && otlp !== "") flags["telemetry"] = { ...((fromFile["telemetry"] ?? {}) as Record<string, unknown>), otlpEndpoint: otlp };
+  const distToken = process.env["AECP_DISTRIBUTION_TOKEN"];
+  if (distToken !== undefined && distToken !== "") flags["distributionToken"] = distToken;
   if (o.pub.length > 0) flags["pub"] = o.pub;
   if (o.grpc.length > 0) flags["grpc"] = o.grpc;
   if (o.http !== undefined) flags["http"] = o.http;
@@ -61,10 +74,13 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   const sidecar = new Sidecar(options);
   await sidecar.start();
   const s = sidecar.status();
+  const what = s.bundle
+    ? `bundle \`${s.bundle.name}\` ${s.bundle.digest.slice(0, 19)}… (${s.bundle.policies} policies)${s.bundle.source === "cache" ? ", serving the LAST-KNOWN-GOOD bundle" : ""}`
+    : `no bundle yet (waiting for \`${options.name}\` from ${options.distribution}; Checks fail closed until then)`;
   process.stdout.write(
-    `aecp sidecar ready: bundle \`${s.bundle!.name}\` ${s.bundle!.digest.slice(0, 19)}… (${s.bundle!.policies} policies), ` +
+    `aecp sidecar ready: ${what}, ` +
       `gRPC ext_authz on ${s.listening.grpc.join(", ")}, HTTP on ${s.listening.http} (/healthz /readyz /status /metrics)` +
-      `${s.bundle!.source === "cache" ? ", serving the LAST-KNOWN-GOOD bundle" : ""}${s.degraded ? ` (degraded: ${s.lastError?.code})` : ""}` +
+      `${s.degraded ? ` (degraded: ${s.lastError?.code})` : ""}` +
       `${options.failOpen ? ", FAIL-OPEN" : ""}\n`,
   );
   await new Promise<void>((resolve) => {
