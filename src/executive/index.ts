@@ -8,6 +8,8 @@ export { Sidecar } from "./sidecar.js";
 export { BundleStore, LKG_FILE, LKG_META_FILE } from "./bundle-store.js";
 export type { BundleMeta } from "./bundle-store.js";
 export type { SidecarStatus, BundleSource, ActiveBundleInfo, ComponentStatus } from "./sidecar.js";
+export { ShadowEvaluator, SHADOW_DEFAULTS } from "./shadow.js";
+export type { ShadowOptions, ShadowStatus, ShadowDifference } from "./shadow.js";
 export { sidecarOptions, SIDECAR_DEFAULTS } from "./options.js";
 export { telemetryOptions, TELEMETRY_DEFAULTS } from "./telemetry-options.js";
 export type { TelemetryOptions } from "./telemetry-options.js";

@@ -31,6 +31,7 @@ import { BundleStore, type BundleMeta } from "./bundle-store.js";
 import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
 import { PauseHandler } from "./pause.js";
 import { DecisionLog } from "./decision-log.js";
+import { ShadowEvaluator, type ShadowStatus } from "./shadow.js";
 
 const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
 /** Largest request head (request line + headers) the HTTP listener accepts. */
@@ -74,6 +75,8 @@ export interface SidecarStatus {
   errors: Record<string, number>;
   listening: { grpc: string[]; http: string | null };
   decisionLog: ReturnType<DecisionLog["status"]>;
+  /** Shadow evaluation of a candidate bundle (`--shadow-bundle`); null when off. */
+  shadow: ShadowStatus | null;
 }
 
 export class Sidecar {
@@ -82,6 +85,7 @@ export class Sidecar {
   private degraded = false;
   private readonly components = new Map<string, ComponentStatus & { since: string }>();
   private readonly metricSources: Array<() => string> = [];
+  private shadow: ShadowEvaluator | undefined;
   private readonly store: BundleStore | undefined;
   private lastError: SidecarStatus["lastError"] = null;
   private readonly trusted: TrustedKeys;
@@ -219,6 +223,7 @@ export class Sidecar {
     this.decisionCounts[d.effect]!++;
     this.evalNsSum += d.evalNs;
     this.evalCount++;
+    if (this.shadow !== undefined) this.shadow.offer(attrs, decisionId, d);
     const o = outcomeForDecision(d, decisionId);
     if (o.pending) {
       // recorded once settled: the log shows what was enforced (defer, allow-once, deny, 503)
@@ -310,6 +315,7 @@ export class Sidecar {
       errors: { ...this.errorCounts },
       listening: { grpc: [...this.boundGrpc], http: this.boundHttp },
       decisionLog: this.decisionLog.status(),
+      shadow: this.shadow?.status() ?? null,
     };
   }
 
@@ -330,7 +336,7 @@ export class Sidecar {
       "# TYPE aecp_bundle_active gauge",
       `aecp_bundle_active ${this.ready ? 1 : 0}`,
     ];
-    return lines.join("\n") + "\n" + this.decisionLog.metrics() + this.metricSources.map((f) => f()).join("");
+    return lines.join("\n") + "\n" + this.decisionLog.metrics() + (this.shadow?.metrics() ?? "") + this.metricSources.map((f) => f()).join("");
   }
 
   /**
@@ -375,6 +381,7 @@ export class Sidecar {
         this.degraded = true; // serving the last-known-good bundle; lastError says why
       }
     }
+    this.loadShadow();
     for (const addr of this.options.grpc) {
       if (addr.startsWith("unix:")) await removeStaleSocket(addr.slice(5));
       const port = await new Promise<number>((resolve, reject) =>
@@ -386,6 +393,30 @@ export class Sidecar {
     }
     await this.startHttp();
     this.decisionLog.start();
+  }
+
+  /**
+   * Load the `--shadow-bundle` candidate (verified like any bundle). A bad
+   * candidate never stops the sidecar: the component reports why.
+   */
+  private loadShadow(): void {
+    const file = this.options.shadowBundle;
+    if (file === undefined) return;
+    try {
+      const bytes = new Uint8Array(readFileSync(file));
+      const b = LoadedBundle.load(bytes, { trustedKeys: this.trusted, maxBundleBytes: this.options.maxBundleBytes });
+      for (let i = 0; i < 20; i++) b.evaluate(emptyRequestAttributes());
+      this.shadow = new ShadowEvaluator(b);
+      this.reportComponent("shadow", { state: "ok" });
+    } catch (e) {
+      const err = isAecpError(e) ? e : new AecpError("AECP_IO", `cannot read shadow bundle \`${file}\``, { cause: e });
+      this.reportComponent("shadow", { state: "error", code: err.code, reason: `shadow bundle \`${file}\` not loaded: ${err.message}` });
+    }
+  }
+
+  /** The shadow evaluator, when a candidate bundle is loaded (tests flush it). */
+  get shadowEvaluator(): ShadowEvaluator | undefined {
+    return this.shadow;
   }
 
   private async startHttp(): Promise<void> {
@@ -420,6 +451,8 @@ export class Sidecar {
           return send(200, "application/json", JSON.stringify(this.status()) + "\n");
         case "/metrics":
           return send(200, "text/plain; version=0.0.4", this.metrics());
+        case "/shadow":
+          return this.shadow ? send(200, "application/json", JSON.stringify(this.shadow.status()) + "\n") : send(404, "text/plain", "no shadow bundle\n");
         default:
           return send(404, "text/plain", "not found\n");
       }
