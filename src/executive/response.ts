@@ -51,6 +51,8 @@ export interface CheckOutcome {
     /** APPROVAL settings of a violated policy, from the bundle that decided. */
     approvalOf?: (policy: string) => { approvers: string[]; quorum: number; timeoutMs: number } | undefined;
   };
+  /** What telemetry needs to describe the Check (set only when OpenTelemetry is on). */
+  observed?: { attrs: RequestAttributes | undefined; decision: Decision | undefined; reason: string | undefined };
 }
 
 export interface ResponseOptions {

@@ -32,6 +32,8 @@ import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js
 import { PauseHandler } from "./pause.js";
 import { DecisionLog } from "./decision-log.js";
 import { ShadowEvaluator, type ShadowStatus } from "./shadow.js";
+import { LatencyHistogram } from "./histogram.js";
+import type { Telemetry } from "./telemetry.js";
 
 const AUTH_SERVICE = "envoy.service.auth.v3.Authorization";
 /** Largest request head (request line + headers) the HTTP listener accepts. */
@@ -86,6 +88,13 @@ export class Sidecar {
   private readonly components = new Map<string, ComponentStatus & { since: string }>();
   private readonly metricSources: Array<() => string> = [];
   private shadow: ShadowEvaluator | undefined;
+  private telemetry: Telemetry | undefined;
+  private readonly violationCounts = new Map<string, number>();
+  private readonly evalHistogram = new LatencyHistogram("aecp_eval_duration_seconds", "Attribute extraction + policy evaluation time.");
+  private readonly checkHistograms = {
+    grpc: new LatencyHistogram("aecp_check_duration_seconds", "Check handler time, request in to response out, by transport."),
+    http: new LatencyHistogram("aecp_check_duration_seconds", ""),
+  };
   private readonly store: BundleStore | undefined;
   private lastError: SidecarStatus["lastError"] = null;
   private readonly trusted: TrustedKeys;
@@ -121,9 +130,16 @@ export class Sidecar {
     this.grpcServer.addService(pkg.envoy.service.auth.v3.Authorization.service, {
       Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         // INVARIANT: a policy decision (and any failure to decide) is a CheckResponse, never a gRPC error.
+        const t0 = performance.now();
         const outcome = this.checkGrpc(call.request);
-        if (outcome.pending === undefined) callback(null, toCheckResponse(outcome));
-        else void this.settle(outcome).then((o) => callback(null, toCheckResponse(o)));
+        if (outcome.pending === undefined) {
+          callback(null, toCheckResponse(outcome));
+          this.observeCheck(outcome, t0, "grpc");
+        } else
+          void this.settle(outcome).then((o) => {
+            callback(null, toCheckResponse(o));
+            this.observeCheck(o, t0, "grpc");
+          });
       },
     });
     this.health.addToServer(this.grpcServer);
@@ -223,8 +239,15 @@ export class Sidecar {
     this.decisionCounts[d.effect]!++;
     this.evalNsSum += d.evalNs;
     this.evalCount++;
+    this.evalHistogram.observe(d.evalNs / 1e9);
+    for (let i = 0; i < d.violations.length; i++) {
+      const v = d.violations[i]!;
+      const key = `policy="${v.policy}",enforcement="${v.enforcement}"`;
+      this.violationCounts.set(key, (this.violationCounts.get(key) ?? 0) + 1);
+    }
     if (this.shadow !== undefined) this.shadow.offer(attrs, decisionId, d);
     const o = outcomeForDecision(d, decisionId);
+    if (this.telemetry !== undefined) o.observed = { attrs, decision: d, reason: undefined };
     if (o.pending) {
       // recorded once settled: the log shows what was enforced (defer, allow-once, deny, 503)
       o.pending.attrs = attrs;
@@ -248,6 +271,7 @@ export class Sidecar {
       this.errorCounts["AECP_APPROVALS_UNAVAILABLE"] = (this.errorCounts["AECP_APPROVALS_UNAVAILABLE"] ?? 0) + 1;
       final = o;
     }
+    if (o.observed !== undefined) final.observed = { ...o.observed, reason: final.allowed ? undefined : (final.metadata["aecp_reason"] as string | undefined) };
     this.decisionLog.record(final, p.attrs, p.decision);
     return final;
   }
@@ -294,8 +318,31 @@ export class Sidecar {
   private failure(code: string, httpStatus: number, decisionId: string, attrs?: RequestAttributes): CheckOutcome {
     this.errorCounts[code] = (this.errorCounts[code] ?? 0) + 1;
     const o = outcomeForError(code, httpStatus, decisionId, { failOpen: this.options.failOpen, failStatus: this.options.failStatus });
+    if (this.telemetry !== undefined) o.observed = { attrs, decision: undefined, reason: code };
     this.decisionLog.record(o, attrs);
     return o;
+  }
+
+  /** After the response: handler latency, and the OpenTelemetry span + metrics when on. */
+  private observeCheck(o: CheckOutcome, t0: number, transport: "grpc" | "http"): void {
+    const t1 = performance.now();
+    this.checkHistograms[transport].observe((t1 - t0) / 1000);
+    const t = this.telemetry;
+    const obs = o.observed;
+    if (t === undefined || obs === undefined) return;
+    const a = obs.attrs;
+    t.record({
+      headers: a?.headers,
+      method: a?.method ?? null,
+      path: a?.path ?? null,
+      decisionId: o.decisionId,
+      effect: String(o.metadata["aecp_effect"] ?? (o.allowed ? "allow" : "deny")),
+      reason: obs.reason,
+      decision: obs.decision,
+      transport,
+      startMs: t0,
+      endMs: t1,
+    });
   }
 
   status(): SidecarStatus {
@@ -328,6 +375,9 @@ export class Sidecar {
       "# HELP aecp_decision_errors_total Requests that could not be decided, by reason code.",
       "# TYPE aecp_decision_errors_total counter",
       ...Object.entries(this.errorCounts).map(([c, n]) => `aecp_decision_errors_total{code="${c}"} ${n}`),
+      "# HELP aecp_policy_violations_total Violated policies by name and enforcement.",
+      "# TYPE aecp_policy_violations_total counter",
+      ...[...this.violationCounts].map(([k, n]) => `aecp_policy_violations_total{${k}} ${n}`),
       "# HELP aecp_eval_seconds Extraction + evaluation time.",
       "# TYPE aecp_eval_seconds summary",
       `aecp_eval_seconds_sum ${(this.evalNsSum / 1e9).toFixed(9)}`,
@@ -335,8 +385,20 @@ export class Sidecar {
       "# HELP aecp_bundle_active 1 when a bundle is active.",
       "# TYPE aecp_bundle_active gauge",
       `aecp_bundle_active ${this.ready ? 1 : 0}`,
+      "# HELP aecp_bundle_revision Distribution revision of the active bundle (-1 for a file or none).",
+      "# TYPE aecp_bundle_revision gauge",
+      `aecp_bundle_revision ${this.currentInfo?.revision ?? -1}`,
+      "# HELP aecp_bundle_age_seconds Seconds since the active bundle was activated.",
+      "# TYPE aecp_bundle_age_seconds gauge",
+      `aecp_bundle_age_seconds ${this.currentInfo ? ((Date.now() - Date.parse(this.currentInfo.loadedAt)) / 1000).toFixed(3) : 0}`,
     ];
-    return lines.join("\n") + "\n" + this.decisionLog.metrics() + (this.shadow?.metrics() ?? "") + this.metricSources.map((f) => f()).join("");
+    const histograms =
+      this.evalHistogram.header() +
+      this.evalHistogram.render() +
+      this.checkHistograms.grpc.header() +
+      this.checkHistograms.grpc.render('transport="grpc"') +
+      this.checkHistograms.http.render('transport="http"');
+    return lines.join("\n") + "\n" + histograms + this.decisionLog.metrics() + (this.shadow?.metrics() ?? "") + this.metricSources.map((f) => f()).join("");
   }
 
   /**
@@ -382,6 +444,13 @@ export class Sidecar {
       }
     }
     this.loadShadow();
+    if (this.options.telemetry.otlpEndpoint !== undefined) {
+      const { Telemetry } = await import("./telemetry.js");
+      this.telemetry = await Telemetry.start(this.options.telemetry, () => {
+        const b = this.currentInfo;
+        return b ? { name: b.name, revision: b.revision, loadedAtMs: Date.parse(b.loadedAt) } : undefined;
+      });
+    }
     for (const addr of this.options.grpc) {
       if (addr.startsWith("unix:")) await removeStaleSocket(addr.slice(5));
       const port = await new Promise<number>((resolve, reject) =>
@@ -425,8 +494,16 @@ export class Sidecar {
       maxBodyBytes: this.options.maxBodyBytes,
       // a pause is finished through the approvals service, as in gRPC Check
       decideCheckRequest: (checkRequest) => {
+        const t0 = performance.now();
         const outcome = this.decideCheckRequest(checkRequest);
-        return outcome.pending === undefined ? outcome : this.settle(outcome);
+        if (outcome.pending === undefined) {
+          this.observeCheck(outcome, t0, "http");
+          return outcome;
+        }
+        return this.settle(outcome).then((o) => {
+          this.observeCheck(o, t0, "http");
+          return o;
+        });
       },
       failureOutcome: (code) => this.failureOutcome(code),
     };
@@ -471,6 +548,8 @@ export class Sidecar {
     await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
     await this.approvals?.close();
     await this.decisionLog.stop(); // after the servers: the last decisions are shipped too
+    await this.telemetry?.shutdown(); // flushes the last spans and metrics
+    this.telemetry = undefined;
     if (this.httpServer) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
   }
 }
