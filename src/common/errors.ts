@@ -77,6 +77,17 @@ export const ERROR_CODES = {
   AECP_GRANT_INVALID: { http: 403, summary: "an exception grant is malformed, untrusted, expired or bound to another request" },
   AECP_GRANT_KEY_MISSING: { http: 503, summary: "override needs a grant signing key (`grant_key`) and none is configured" },
   AECP_STORE_FAILED: { http: 503, summary: "the approvals database failed or is unreachable" },
+  // --- audit and replay ----------------------------------------------------------
+  AECP_AUDIT_ENTRY_INVALID: { http: 400, summary: "an audit entry cannot be recorded (kind, subject or body invalid or too large)" },
+  AECP_AUDIT_RANGE_INVALID: { http: 400, summary: "an audit index, tree size or range is outside the log" },
+  AECP_AUDIT_NO_CHECKPOINT: { http: 404, summary: "the audit log has no signed checkpoint yet" },
+  AECP_AUDIT_NOT_IN_TRANSACTION: { http: 500, summary: "an audit append was attempted outside the caller's database transaction (a bug)" },
+  AECP_AUDIT_STORE_FAILED: { http: 503, summary: "the audit store (database) failed" },
+  AECP_AUDIT_CORRUPT: { http: 500, summary: "the stored audit log is inconsistent (tampering or corruption)" },
+  AECP_AUDIT_PROOF_INVALID: { http: 400, summary: "an audit proof, checkpoint or checkpoint signature does not verify" },
+  AECP_AUDIT_UNAVAILABLE: { http: 503, summary: "the audit endpoint cannot be reached or answered with something other than audit data" },
+  AECP_AUDIT_NOT_FOUND: { http: 404, summary: "no such audit endpoint" },
+  AECP_REPLAY_RECORD_INVALID: { http: 502, summary: "the execution record is malformed or lacks what replay needs" },
   // --- policy tests ------------------------------------------------------------
   AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
 } as const satisfies Record<string, ErrorSpec>;
