@@ -164,7 +164,12 @@ describe("defer mode", () => {
     // what the approvals service was told: fingerprint, approval settings, requester, request summary
     const e = fake.executions.get(id)!;
     expect(e.req.fingerprint).toBe(requestFingerprint(req()));
-    expect(e.req.policies).toEqual([{ policy: "prod_config_change", approvers: ["sre-oncall", "platform"], quorum: 2, timeout_ms: 900_000 }]);
+    expect(e.req.policies).toEqual([{ policy: "prod_config_change", approvers: ["sre-oncall", "platform"], quorum: 2, timeout_ms: 900_000, exceptions: [] }]);
+    // the record fields: every violated policy, selected headers (volatile ones left out), small body, replay input
+    expect(e.req.violations).toEqual([{ policy: "prod_config_change", enforcement: "REQUIRE_APPROVAL" }]);
+    expect(e.req.request.headers).toEqual({ "content-type": "application/json" });
+    expect(e.req.request.body).toEqual({ flag: "on" });
+    expect(e.req.input).toMatchObject({ method: "PUT", path: "/config/feature-flags", host: "config.internal", source: { principal: "spiffe://cluster.local/ns/agents/sa/agent-deployer" } });
     expect(e.req.requester).toBe("spiffe://cluster.local/ns/agents/sa/agent-deployer");
     expect(e.req.request).toMatchObject({ method: "PUT", authority: "config.internal", path: "/config/feature-flags" });
     expect(e.req.request.body_sha256).toMatch(/^[0-9a-f]{64}$/);

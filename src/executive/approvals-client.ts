@@ -25,14 +25,36 @@ export interface ExecutionRef {
   location: string;
 }
 
+/**
+ * What the sidecar tells the service when it pauses a request: the
+ * authoritative execution record's immutable part. Fields marked optional
+ * were added for the record (issue 5) and are omitted by older sidecars; the
+ * service accepts both.
+ */
 export interface PauseRequest {
   fingerprint: string;
   decision_id: string;
   bundle: { name: string; digest: string; revision: number | null };
-  policies: Array<{ policy: string; approvers: string[]; quorum: number; timeout_ms: number }>;
-  request: { method: string | null; authority: string | null; path: string | null; query: Record<string, string>; body_sha256: string | null };
+  /** The REQUIRE_APPROVAL policies with their APPROVAL settings (and EXCEPTION names, when known). */
+  policies: Array<{ policy: string; approvers: string[]; quorum: number; timeout_ms: number; exceptions?: string[] }>;
+  /** Every violated policy with its enforcement (the policy signals). */
+  violations?: Array<{ policy: string; enforcement: string }>;
+  request: {
+    method: string | null;
+    authority: string | null;
+    path: string | null;
+    query: Record<string, string>;
+    body_sha256: string | null;
+    scheme?: string | null;
+    /** Non-volatile headers (the ones the fingerprint covers), secrets masked as in the decision log. */
+    headers?: Record<string, string>;
+    /** The body when small: parsed JSON, or text. */
+    body?: unknown;
+  };
   requester: string | null;
   trace_id: string | null;
+  /** The request attributes as recorded for replay: the decision log's `attributes` shape (masked). */
+  input?: unknown;
 }
 
 export type ConsumeOutcome = "consumed" | "pending" | "rejected" | "expired" | "cancelled" | "already_consumed" | "mismatch" | "not_found";

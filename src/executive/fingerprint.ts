@@ -19,6 +19,7 @@ export const HEADER_EXECUTION_ID = "x-aecp-execution-id";
 /** Headers that legitimately differ between the paused request and its retry. */
 const VOLATILE_HEADERS = new Set([
   HEADER_EXECUTION_ID,
+  "x-aecp-exception-grant", // the grant is bound to this fingerprint; it cannot be part of it
   "x-aecp-decision-id",
   "x-request-id",
   "traceparent",
@@ -36,7 +37,8 @@ const VOLATILE_HEADERS = new Set([
 ]);
 const VOLATILE_PREFIXES = ["x-envoy-", "x-b3-", ":"];
 
-function isVolatile(name: string): boolean {
+/** True for headers that legitimately differ between the paused request and its retry (not part of the fingerprint). */
+export function isVolatile(name: string): boolean {
   return VOLATILE_HEADERS.has(name) || VOLATILE_PREFIXES.some((p) => name.startsWith(p));
 }
 

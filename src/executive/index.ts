@@ -21,3 +21,5 @@ export { authzMode, checkRequestFromHttp, readRequestBody, serveAuthz, writeOutc
 export type { AuthzDecider, AuthzMode, HttpAuthzRequest } from "./http-authz.js";
 export { DecisionLog, decisionLogOptions, buildDecisionRecord, DECISION_LOG_DEFAULTS, ALWAYS_MASKED_HEADERS } from "./decision-log.js";
 export type { DecisionLogOptions, DecisionLogStatus, DecisionRecord } from "./decision-log.js";
+export { encodeExceptionGrant, verifyExceptionGrant, HEADER_EXCEPTION_GRANT } from "./exception-grant.js";
+export type { ExceptionGrantPayload, VerifiedExceptionGrant } from "./exception-grant.js";

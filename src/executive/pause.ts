@@ -13,7 +13,8 @@
 import type { Decision, RequestAttributes } from "../bundle/index.js";
 import { isAecpError } from "../common/index.js";
 import type { ApprovalsClient, ConsumeOutcome, ExecutionRef, PauseRequest } from "./approvals-client.js";
-import { bodyDigest, HEADER_EXECUTION_ID, requestFingerprint } from "./fingerprint.js";
+import { buildDecisionRecord } from "./decision-log.js";
+import { bodyDigest, HEADER_EXECUTION_ID, isVolatile, requestFingerprint } from "./fingerprint.js";
 import type { LoadedPolicyLookup } from "./pause-types.js";
 import {
   outcomeForApproved,
@@ -79,6 +80,12 @@ export class PauseHandler {
   }
 
   private pauseRequest(d: Decision, a: RequestAttributes, decisionId: string, fingerprint: string): PauseRequest {
+    // The record's input: the decision log's attribute serialization (masked
+    // headers, JSON body up to 4 KiB), so replay sees what the log would show.
+    const input = buildDecisionRecord(outcomeForDecision(d, decisionId), a, d).attributes;
+    const headers: Record<string, string> = {};
+    if (input) for (const k of Object.keys(input.headers)) if (!isVolatile(k)) headers[k] = input.headers[k]!;
+    const body = input?.body !== undefined ? input.body : smallText(a.rawBody);
     return {
       fingerprint,
       decision_id: decisionId,
@@ -86,14 +93,32 @@ export class PauseHandler {
       policies: d.violations
         .filter((v) => v.enforcement === "REQUIRE_APPROVAL")
         .map((v) => {
-          const a = this.policies(v.policy);
-          return { policy: v.policy, approvers: a?.approvers ?? [], quorum: a?.quorum ?? 1, timeout_ms: a?.timeoutMs ?? 0 };
+          const a = this.policies(v.policy) as (ReturnType<LoadedPolicyLookup> & { exceptions?: readonly string[] }) | undefined;
+          return { policy: v.policy, approvers: a?.approvers ?? [], quorum: a?.quorum ?? 1, timeout_ms: a?.timeoutMs ?? 0, exceptions: [...(a?.exceptions ?? [])] };
         }),
-      request: { method: a.method ?? null, authority: a.host ?? null, path: a.path ?? null, query: { ...a.query }, body_sha256: bodyDigest(a.rawBody) },
+      violations: d.violations.map((v) => ({ policy: v.policy, enforcement: v.enforcement })),
+      request: {
+        method: a.method ?? null,
+        authority: a.host ?? null,
+        path: a.path ?? null,
+        query: { ...a.query },
+        body_sha256: bodyDigest(a.rawBody),
+        scheme: a.scheme ?? null,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      },
       requester: a.source.principal ?? null,
       trace_id: a.headers["traceparent"] ?? a.headers["x-b3-traceid"] ?? null,
+      input,
     };
   }
+}
+
+/** A non-JSON body kept in the record when it is text of at most 4 KiB. */
+const SMALL_BODY_BYTES = 4096;
+function smallText(raw: string | Uint8Array | undefined): string | undefined {
+  if (typeof raw !== "string" || raw.length > SMALL_BODY_BYTES || Buffer.byteLength(raw, "utf8") > SMALL_BODY_BYTES) return undefined;
+  return raw;
 }
 
 function stateReason(e: ExecutionRef): string {
