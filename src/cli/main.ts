@@ -100,6 +100,25 @@ export function buildProgram(runner: Runner): Command {
     .action((o) => runner(async () => (await import("./commands/sidecar.js")).sidecarCommand(o)));
 
   program
+    .command("distribution")
+    .description("run the distribution service: stores published bundles (filesystem or OCI registry) and pushes them to sidecars by long poll")
+    .option("--data <dir>", "data directory (filesystem storage; not needed with --oci)")
+    .option("--listen <host:port>", "listen address (default 127.0.0.1:8181)")
+    .option("--publish-token <token>", "bearer token required to publish (also AECP_PUBLISH_TOKEN); without one, only loopback may publish")
+    .option("--oci <registry-url/repository>", "keep bundles as OCI artifacts in this registry repository (credentials from AECP_OCI_USERNAME/AECP_OCI_PASSWORD)")
+    .action((o) => runner(async () => (await import("./commands/distribution.js")).distributionCommand(o)));
+
+  program
+    .command("publish")
+    .description("upload a signed bundle to a distribution service and publish it at the next revision with a signed manifest")
+    .argument("<bundle>")
+    .requiredOption("--to <url>", "distribution service URL")
+    .requiredOption("--key <private.pem>", "Ed25519 key signing the manifest (repeatable, e.g. during a key rotation)", collect, [])
+    .option("--token <token>", "publish bearer token (also AECP_PUBLISH_TOKEN)")
+    .option("--expires <duration>", "manifest lifetime, e.g. 30d, 12h, 90m (default 30d)")
+    .action((b, o) => runner(async () => (await import("./commands/publish.js")).publishCommand(b, o)));
+
+  program
     .command("demo")
     .description("compile, verify, test and evaluate every bundle under a policy folder (what `npm start` runs)")
     .option("--dir <policies>", "folder whose sub-folders are bundles", "policies")

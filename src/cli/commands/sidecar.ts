@@ -73,6 +73,9 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   const options = sidecarOptions({ ...fromFile, ...flags });
   const sidecar = new Sidecar(options);
   await sidecar.start();
+  // --distribution: the watcher (src/distribution) follows --name and swaps verified revisions in
+  const watcher = options.distribution === undefined ? undefined : (await import("../../distribution/index.js")).watcherForSidecar(sidecar);
+  watcher?.start();
   const s = sidecar.status();
   const what = s.bundle
     ? `bundle \`${s.bundle.name}\` ${s.bundle.digest.slice(0, 19)}… (${s.bundle.policies} policies)${s.bundle.source === "cache" ? ", serving the LAST-KNOWN-GOOD bundle" : ""}`
@@ -88,6 +91,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  await watcher?.stop();
   await sidecar.stop();
   return EXIT_OK;
 }
