@@ -64,7 +64,7 @@ async function call(method: Dispatcher.HttpMethod, url: string, opts: PublishOpt
     for await (const c of res.body) {
       total += (c as Buffer).length;
       if (total > 1024 * 1024) {
-        res.body.destroy();
+        discard(res.body);
         throw new AecpError("AECP_DISTRIBUTION_UNAVAILABLE", `distribution service answer to ${method} is too large`);
       }
       chunks.push(c as Buffer);
@@ -99,4 +99,10 @@ export async function publishBundle(opts: PublishOptions): Promise<PublishResult
     const err = answerError(pub.status, pub.body, "the manifest publish");
     if (err.code !== "AECP_MANIFEST_ROLLBACK" || attempt >= 4) throw err;
   }
+}
+
+/** Drop a response body we will not read (a late error from it is expected and ignored). */
+export function discard(body: { on(event: "error", fn: () => void): unknown; destroy(): unknown }): void {
+  body.on("error", () => undefined);
+  body.destroy();
 }

@@ -20,6 +20,7 @@
 import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { AecpError } from "../common/index.js";
+import { discard } from "./client.js";
 import { parseManifest, MAX_MANIFEST_BYTES } from "./manifest.js";
 import type { BundleStorage, StoredManifest } from "./storage.js";
 
@@ -300,7 +301,7 @@ async function readLimited(body: Dispatcher.ResponseData["body"], limit: number,
   for await (const c of body) {
     total += (c as Buffer).length;
     if (total > limit) {
-      body.destroy();
+      discard(body);
       throw new AecpError("AECP_REGISTRY_ERROR", `OCI registry answer to ${what} exceeds ${limit} bytes`);
     }
     chunks.push(c as Buffer);

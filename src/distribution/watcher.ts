@@ -31,7 +31,7 @@ import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { AecpError, isAecpError, type ErrorCode } from "../common/index.js";
 import { readBundle, type TrustedKeys } from "../bundle/index.js";
-import { answerError } from "./client.js";
+import { answerError, discard } from "./client.js";
 import { verifyManifest, type VerifiedManifest } from "./manifest.js";
 import type { WatcherOptions } from "./options.js";
 
@@ -329,7 +329,7 @@ export class BundleWatcher {
     const declared = Number(res.headers["content-length"] ?? "0");
     const limit = res.statusCode === 200 ? o.limit : 64 * 1024;
     if (declared > limit) {
-      res.body.destroy();
+      discard(res.body);
       throw new AecpError(res.statusCode === 200 ? (o.limitCode ?? "AECP_MANIFEST_MALFORMED") : "AECP_DISTRIBUTION_UNAVAILABLE", `answer is ${declared} bytes; at most ${limit} expected`);
     }
     const chunks: Buffer[] = [];
@@ -338,7 +338,7 @@ export class BundleWatcher {
       for await (const c of res.body) {
         total += (c as Buffer).length;
         if (total > limit) {
-          res.body.destroy();
+          discard(res.body);
           throw new AecpError(res.statusCode === 200 ? (o.limitCode ?? "AECP_MANIFEST_MALFORMED") : "AECP_DISTRIBUTION_UNAVAILABLE", `answer exceeds ${limit} bytes`);
         }
         chunks.push(c as Buffer);
