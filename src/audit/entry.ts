@@ -122,6 +122,24 @@ export function bodyOf(bytes: Uint8Array): unknown {
   }
 }
 
+/** An entry read from a store; `body` is parsed from the bytes on first use (verify never needs it). */
+export class StoredEntry implements AuditEntry {
+  private parsed: { body: unknown } | undefined;
+  constructor(
+    readonly index: number,
+    readonly kind: string,
+    readonly subject: string | null,
+    readonly createdAt: string,
+    readonly bytes: Uint8Array,
+    readonly leafHash: Uint8Array,
+    readonly nodes: readonly Uint8Array[],
+  ) {}
+  get body(): unknown {
+    this.parsed ??= { body: bodyOf(this.bytes) };
+    return this.parsed.body;
+  }
+}
+
 const hex = (h: Uint8Array): string => Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString("hex");
 
 /** The entry as JSON for the HTTP API and the CLI (bytes base64, hashes hex). */

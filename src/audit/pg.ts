@@ -10,7 +10,7 @@
 import type pg from "pg";
 import { AecpError, isAecpError } from "../common/index.js";
 import { signCheckpoint, parseCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { bodyOf, encodeEntry, splitNodes, type AuditEntry, type AuditEntryInput } from "./entry.js";
+import { encodeEntry, splitNodes, StoredEntry, type AuditEntry, type AuditEntryInput } from "./entry.js";
 import { consistencyRanges, Frontier, inclusionRanges, leafHash, type LeafRange } from "./merkle.js";
 import { auditLogOptions, type AuditLogOptions } from "./options.js";
 import { checkInTree, hashesOfRanges, rowsNeeded, type AuditReader, type NodeRow } from "./reader.js";
@@ -36,16 +36,7 @@ interface PgEntryRow {
 }
 
 function entryFromPgRow(r: PgEntryRow): AuditEntry {
-  return {
-    index: Number(r.idx),
-    kind: r.kind,
-    subject: r.subject,
-    createdAt: r.created_at,
-    body: bodyOf(r.bytes),
-    bytes: new Uint8Array(r.bytes),
-    leafHash: new Uint8Array(r.leaf_hash),
-    nodes: splitNodes(new Uint8Array(r.nodes)),
-  };
+  return new StoredEntry(Number(r.idx), r.kind, r.subject, r.created_at, new Uint8Array(r.bytes), new Uint8Array(r.leaf_hash), splitNodes(new Uint8Array(r.nodes)));
 }
 
 function storeFailed(what: string, cause: unknown): never {
@@ -162,7 +153,7 @@ export class PgAuditLog implements AuditReader {
     const key = this.options.signingKey;
     if (!key) throw new AecpError("AECP_CONFIG_INVALID", "audit log option `signingKey` is required to sign checkpoints");
     try {
-      const { size, frontier } = await this.head();
+      const { size, frontier } = await this.headState();
       const cp = signCheckpoint(this.options.origin, size, frontier.root(), this.options.now().toISOString(), key);
       const ins = await this.pool.query(
         `INSERT INTO ${this.q("audit_checkpoints")} (size, root, time, key_id, note) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size) DO NOTHING`,
@@ -184,7 +175,8 @@ export class PgAuditLog implements AuditReader {
     }
   }
 
-  async head(): Promise<{ size: number; frontier: Frontier }> {
+  /** Size and compact frontier as stored in audit_head. */
+  async headState(): Promise<{ size: number; frontier: Frontier }> {
     const rows = await this.select<{ size: string; frontier: Buffer }>("read head", `SELECT size, frontier FROM ${this.q("audit_head")} WHERE id = 1`, []);
     const h = rows[0];
     if (!h) throw new AecpError("AECP_AUDIT_STORE_FAILED", "audit store: audit_head has no row; run migrate()");
@@ -192,7 +184,14 @@ export class PgAuditLog implements AuditReader {
   }
 
   async treeSize(): Promise<number> {
-    return (await this.head()).size;
+    const rows = await this.select<{ size: string }>("read head", `SELECT size FROM ${this.q("audit_head")} WHERE id = 1`, []);
+    if (!rows[0]) throw new AecpError("AECP_AUDIT_STORE_FAILED", "audit store: audit_head has no row; run migrate()");
+    return Number(rows[0].size);
+  }
+
+  async head(): Promise<{ size: number; root: Uint8Array }> {
+    const { size, frontier } = await this.headState();
+    return { size, root: frontier.root() };
   }
 
   async entries(from: number, to: number): Promise<AuditEntry[]> {

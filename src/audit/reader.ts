@@ -14,8 +14,8 @@ import { completingLeaf, foldNodes, HASH_BYTES, rangeNodes, type LeafRange, type
 
 /** Read side of an audit log: SqliteAuditLog, PgAuditLog and the HTTP client implement it. */
 export interface AuditReader {
-  /** Number of entries in the log. */
-  treeSize(): Promise<number>;
+  /** Number of entries in the log and the root of all of them (from the stored frontier). */
+  head(): Promise<{ size: number; root: Uint8Array }>;
   /** Entries [from, to), at most the page limit (fewer near the end); empty past the end. */
   entries(from: number, to: number): Promise<AuditEntry[]>;
   /** Entries whose subject is `subject`, by index, starting after `afterIndex` (default -1), at most the page limit. */

@@ -1,6 +1,8 @@
 // The audit log over HTTP (JSON), mounted by the approvals service:
 //
+//   GET /v1/audit/head                                current tree size and root (unsigned)
 //   GET /v1/audit/checkpoint                          latest signed checkpoint + current tree size
+//   POST /v1/audit/checkpoint                         sign a checkpoint now (when `checkpoint` is given)
 //   GET /v1/audit/checkpoints?after=<size>            checkpoints with size > after, ascending (a page)
 //   GET /v1/audit/entries?from=<i>&to=<j>             entries [i, j) (a page; fewer near the end)
 //   GET /v1/audit/entries?subject=<id>[&after=<i>]    entries of one execution, by index (a page)
@@ -13,7 +15,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AecpError, isAecpError } from "../common/index.js";
-import { checkpointJson } from "./checkpoint.js";
+import { checkpointJson, type Checkpoint } from "./checkpoint.js";
 import { entryJson } from "./entry.js";
 import { toHex } from "./merkle.js";
 import type { AuditReader } from "./reader.js";
@@ -24,6 +26,14 @@ export interface AuditRoutesOptions {
    * approver token); false answers 401. Default: every request may.
    */
   authorize?: (req: IncomingMessage) => boolean;
+  /**
+   * Enables POST /v1/audit/checkpoint: signs a checkpoint now (e.g. the
+   * store's `checkpoint`). Only requests `authorizeCheckpoint` accepts may
+   * (default: none). Default: disabled (405).
+   */
+  checkpoint?: () => Promise<Checkpoint>;
+  /** Decides whether a request may sign a checkpoint (a service token). Default: none may. */
+  authorizeCheckpoint?: (req: IncomingMessage) => boolean;
 }
 
 export const AUDIT_PREFIX = "/v1/audit/";
@@ -55,9 +65,13 @@ type Route = (q: URLSearchParams, log: AuditReader) => Promise<unknown>;
 
 const ROUTES: Record<string, Route> = {
   checkpoint: async (_q, log) => {
-    const [cp, size] = await Promise.all([log.latestCheckpoint(), log.treeSize()]);
+    const [cp, head] = await Promise.all([log.latestCheckpoint(), log.head()]);
     if (!cp) throw new AecpError("AECP_AUDIT_NO_CHECKPOINT", "the audit log has no signed checkpoint yet");
-    return { tree_size: size, checkpoint: checkpointJson(cp) };
+    return { tree_size: head.size, checkpoint: checkpointJson(cp) };
+  },
+  head: async (_q, log) => {
+    const head = await log.head();
+    return { tree_size: head.size, root: toHex(head.root) };
   },
   checkpoints: async (q, log) => ({ checkpoints: (await log.checkpoints(intParam(q, "after", -1))).map(checkpointJson) }),
   entries: async (q, log) => {
@@ -98,6 +112,18 @@ export function auditRoutes(log: AuditReader, opts: AuditRoutesOptions = {}): (r
     const route = ROUTES[url.pathname.slice(AUDIT_PREFIX.length)];
     if (!route) {
       send(res, 404, { error: { code: "AECP_AUDIT_NOT_FOUND", message: `no audit endpoint \`${url.pathname}\`` } });
+      return true;
+    }
+    if (req.method === "POST" && url.pathname === `${AUDIT_PREFIX}checkpoint` && opts.checkpoint) {
+      if (!opts.authorizeCheckpoint?.(req)) {
+        send(res, 401, { error: { code: "AECP_APPROVALS_UNAUTHENTICATED", message: "signing a checkpoint needs a service token" } });
+        return true;
+      }
+      req.resume(); // the body is ignored
+      opts.checkpoint().then(
+        (cp) => send(res, 200, { checkpoint: checkpointJson(cp) }),
+        (e: unknown) => sendError(res, e),
+      );
       return true;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {

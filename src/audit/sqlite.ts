@@ -13,7 +13,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { AecpError, isAecpError } from "../common/index.js";
 import { parseCheckpoint, signCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { bodyOf, encodeEntry, splitNodes, type AuditEntry, type AuditEntryInput } from "./entry.js";
+import { encodeEntry, splitNodes, StoredEntry, type AuditEntry, type AuditEntryInput } from "./entry.js";
 import { consistencyRanges, Frontier, inclusionRanges, leafHash, type LeafRange } from "./merkle.js";
 import { auditLogOptions, type AuditLogOptions } from "./options.js";
 import { checkInTree, hashesOfRanges, rowsNeeded, type AuditReader, type NodeRow } from "./reader.js";
@@ -40,16 +40,7 @@ interface EntryRow {
 }
 
 export function entryFromRow(r: EntryRow): AuditEntry {
-  return {
-    index: Number(r.idx),
-    kind: r.kind,
-    subject: r.subject,
-    createdAt: r.created_at,
-    body: bodyOf(r.bytes),
-    bytes: new Uint8Array(r.bytes),
-    leafHash: new Uint8Array(r.leaf_hash),
-    nodes: splitNodes(new Uint8Array(r.nodes)),
-  };
+  return new StoredEntry(Number(r.idx), r.kind, r.subject, r.created_at, new Uint8Array(r.bytes), new Uint8Array(r.leaf_hash), splitNodes(new Uint8Array(r.nodes)));
 }
 
 export function checkpointFromRow(r: { note: string }): Checkpoint {
@@ -68,6 +59,7 @@ function prepare(db: BetterSqlite3.Database) {
     bumpHead: db.prepare<[number], { size: number; frontier: Buffer }>("UPDATE audit_head SET size = size + ? WHERE id = 1 RETURNING size, frontier"),
     setFrontier: db.prepare<[Uint8Array]>("UPDATE audit_head SET frontier = ? WHERE id = 1"),
     head: db.prepare<[], { size: number; frontier: Buffer }>("SELECT size, frontier FROM audit_head WHERE id = 1"),
+    size: db.prepare<[], { size: number }>("SELECT size FROM audit_head WHERE id = 1"),
     insert: db.prepare<[number, string, string | null, string, Uint8Array, Uint8Array, Uint8Array]>(
       "INSERT INTO audit_entries (idx, kind, subject, created_at, bytes, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
@@ -172,7 +164,7 @@ export class SqliteAuditLog implements AuditReader {
     if (!key) throw new AecpError("AECP_CONFIG_INVALID", "audit log option `signingKey` is required to sign checkpoints");
     try {
       return this.db.transaction(() => {
-        const { size, frontier } = this.headSync();
+        const { size, frontier } = this.headStateSync();
         const existing = this.st.checkpointAt.get(size);
         if (existing) return checkpointFromRow(existing);
         const cp = signCheckpoint(this.options.origin, size, frontier.root(), this.options.now().toISOString(), key);
@@ -188,14 +180,22 @@ export class SqliteAuditLog implements AuditReader {
     return this.checkpointSync();
   }
 
-  headSync(): { size: number; frontier: Frontier } {
+  /** Size and compact frontier as stored in audit_head. */
+  headStateSync(): { size: number; frontier: Frontier } {
     const h = this.st.head.get();
     if (!h) throw new AecpError("AECP_AUDIT_STORE_FAILED", "audit store: audit_head has no row; run migrate()");
     return { size: h.size, frontier: Frontier.fromBytes(h.size, h.frontier) };
   }
 
   treeSizeSync(): number {
-    return this.headSync().size;
+    const h = this.st.size.get();
+    if (!h) throw new AecpError("AECP_AUDIT_STORE_FAILED", "audit store: audit_head has no row; run migrate()");
+    return h.size;
+  }
+
+  headSync(): { size: number; root: Uint8Array } {
+    const { size, frontier } = this.headStateSync();
+    return { size, root: frontier.root() };
   }
 
   entriesSync(from: number, to: number): AuditEntry[] {
@@ -244,8 +244,8 @@ export class SqliteAuditLog implements AuditReader {
   }
 
   // --- AuditReader -----------------------------------------------------------
-  async treeSize(): Promise<number> {
-    return this.treeSizeSync();
+  async head(): Promise<{ size: number; root: Uint8Array }> {
+    return this.headSync();
   }
   async entries(from: number, to: number): Promise<AuditEntry[]> {
     return this.entriesSync(from, to);
