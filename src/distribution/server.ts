@@ -341,7 +341,10 @@ export class DistributionServer {
       if (opened.metadata.name !== name) throw new AecpError("AECP_MANIFEST_NAME_MISMATCH", `the blob is bundle \`${opened.metadata.name}\`, not \`${name}\``);
       if (`sha256:${opened.digest}` !== s.bundleDigest) throw new AecpError("AECP_BLOB_DIGEST_MISMATCH", "the blob's bundle digest differs from the manifest's bundleDigest");
       const state = await this.serialized(name, async () => {
-        const cur = this.states.get(name) ?? (await this.storage.latest(name).then((x) => x && stateOf(x)));
+        // the storage, not only memory: another replica may have published meanwhile (OCI)
+        const stored = await this.storage.latest(name);
+        if (stored) this.setState(stateOf(stored));
+        const cur = this.states.get(name);
         if (cur && s.revision <= cur.revision) {
           throw new AecpError("AECP_MANIFEST_ROLLBACK", `revision ${s.revision} is not newer than the current revision ${cur.revision} of \`${name}\``, {
             detail: { current: cur.revision },
