@@ -118,6 +118,25 @@ export function buildProgram(runner: Runner): Command {
     .option("--expires <duration>", "manifest lifetime, e.g. 30d, 12h, 90m (default 30d)")
     .action((b, o) => runner(async () => (await import("./commands/publish.js")).publishCommand(b, o)));
 
+  const audit = program.command("audit").description("verify the tamper-evident audit log and print inclusion proofs (token for --approvals from AECP_APPROVALS_TOKEN)");
+  audit
+    .command("verify")
+    .description("recompute every entry, tree node, checkpoint root and signature offline; exit 0 only when all verify, else name the first bad entry")
+    .option("--db <sqlite-file|postgres-url>", "the approvals database")
+    .option("--approvals <url>", "read the log through a running approvals service instead")
+    .option("--pub <public.pem>", "trusted checkpoint key (repeatable); without it signatures are not checked", collect, [])
+    .option("--schema <name>", "PostgreSQL schema holding the audit tables")
+    .action((o) => runner(async () => (await import("./commands/audit.js")).auditVerifyCommand(o)));
+  audit
+    .command("proof")
+    .description("print an execution's audit entries with inclusion proofs against the latest checkpoint (JSON, verifiable offline)")
+    .argument("<execution-id>")
+    .option("--db <sqlite-file|postgres-url>", "the approvals database")
+    .option("--approvals <url>", "read the log through a running approvals service instead")
+    .option("--pub <public.pem>", "trusted checkpoint key (repeatable)", collect, [])
+    .option("--schema <name>", "PostgreSQL schema holding the audit tables")
+    .action((id, o) => runner(async () => (await import("./commands/audit.js")).auditProofCommand(id, o)));
+
   program
     .command("demo")
     .description("compile, verify, test and evaluate every bundle under a policy folder (what `npm start` runs)")
