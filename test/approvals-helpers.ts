@@ -143,3 +143,75 @@ export function pgBackend(): Backend {
     },
   };
 }
+
+// ---------------------------------------------------------------------------
+// a running service (in process) and an HTTP client for it
+
+import { createServer as createTcpServer } from "node:net";
+import { request } from "undici";
+import { ApprovalsApp, approvalsOptions as opts2 } from "../src/approvals/index.js";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createTcpServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export interface RunningApp {
+  app: ApprovalsApp;
+  url: string;
+  dir: string;
+  db: string;
+  stop(): Promise<void>;
+}
+
+/** Start a service on SQLite in a temp dir (or on `db`), public_url = its own address. */
+export async function startApp(extra: Record<string, unknown> = {}, o: { db?: string; pgSchema?: string; dir?: string } = {}): Promise<RunningApp> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "aecp-approvals-app-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const db = o.db ?? join(dir, "approvals.db");
+  const app = await ApprovalsApp.start({ db, listen: `127.0.0.1:${port}`, options: opts2(testConfig({ public_url: url, ...extra }), dir), ...(o.pgSchema ? { pgSchema: o.pgSchema } : {}) });
+  return {
+    app,
+    url,
+    dir,
+    db,
+    async stop() {
+      await app.stop();
+      if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export async function call(method: string, url: string, o: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...(o.headers ?? {}) };
+  if (o.token) headers["authorization"] = `Bearer ${o.token}`;
+  let body: string | undefined;
+  if (o.raw !== undefined) body = o.raw;
+  else if (o.body !== undefined) {
+    body = JSON.stringify(o.body);
+    headers["content-type"] = "application/json";
+  }
+  const res = await request(url, { method: method as "GET", headers, body: body ?? null });
+  const text = await res.body.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, json, text, headers: res.headers };
+}

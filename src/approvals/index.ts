@@ -17,3 +17,8 @@ export { ApprovalsService, MAX_WAITERS, toExecution } from "./service.js";
 export type { ConsumeOutcome, DecideInput } from "./service.js";
 export { parseProposal } from "./proposal.js";
 export { signLink, verifyLink } from "./links.js";
+export { ApprovalsApp, parseListen, isPostgresUrl, APPROVALS_DB_DEFAULT, APPROVALS_LISTEN_DEFAULT } from "./app.js";
+export type { ApprovalsAppConfig } from "./app.js";
+export { ApprovalsHttp } from "./server.js";
+export { Notifier, webhookSignature } from "./notifier.js";
+export { slackSignature, verifySlackSignature, SLACK_WINDOW_S } from "./slack.js";

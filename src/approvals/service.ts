@@ -28,7 +28,7 @@ import {
 } from "./model.js";
 import type { ApprovalsOptions } from "./options.js";
 import { parseProposal } from "./proposal.js";
-import { createdMessages, decidedMessages, executionUrl } from "./messages.js";
+import { createdMessages, decidedMessages, executionUrl, slackUpdate } from "./messages.js";
 import type { ApprovalsStore, AuditEntryInput, ExecutionRow, OutboxItem, StoreTx } from "./store.js";
 
 export type ConsumeOutcome = "consumed" | "pending" | "rejected" | "expired" | "cancelled" | "already_consumed" | "mismatch" | "not_found";
@@ -360,6 +360,14 @@ export class ApprovalsService {
     this.counters.expired += n;
     if (n) this.onOutbox();
     return n;
+  }
+
+  /** Replace a Slack message with the execution's current outcome (stale buttons pressed after a decision). */
+  async enqueueSlackUpdate(id: string, responseUrl: string): Promise<void> {
+    const e = await this.get(id);
+    if (!e) return;
+    await this.store.tx((tx) => tx.enqueue([slackUpdate(this.options, e, responseUrl)], this.now()));
+    this.onOutbox();
   }
 
   // -------------------------------------------------------------------------

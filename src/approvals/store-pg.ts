@@ -22,6 +22,8 @@ export interface PgAuditSink {
   migrate(): Promise<void>;
   /** Called inside the caller's BEGIN … COMMIT on `client`. */
   append(client: pg.PoolClient, entries: AuditEntryInput[]): Promise<number[]>;
+  /** Signs a checkpoint of the current tree (src/audit PgAuditLog). Optional. */
+  checkpoint?(): Promise<unknown>;
 }
 
 export interface PgStoreOptions {
@@ -300,6 +302,10 @@ export class PgStore implements ApprovalsStore {
       this.listening = undefined;
     });
     await c.query(`LISTEN ${CHANNEL}`);
+  }
+
+  async auditCheckpoint(): Promise<void> {
+    await this.auditSink?.checkpoint?.();
   }
 
   /** Resolves once LISTEN is active (tests and the service start wait for it). */

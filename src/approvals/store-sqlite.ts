@@ -20,6 +20,8 @@ export interface SqliteAuditSink {
   migrate(): void;
   /** Called inside the caller's transaction on the same connection. */
   appendSync(entries: AuditEntryInput[]): number[];
+  /** Signs a checkpoint of the current tree (src/audit SqliteAuditLog). Optional. */
+  checkpointSync?(): unknown;
 }
 
 export interface SqliteStoreOptions {
@@ -279,6 +281,11 @@ export class SqliteStore implements ApprovalsStore {
 
   onChange(): () => void {
     return () => undefined;
+  }
+
+  async auditCheckpoint(): Promise<void> {
+    const sink = this.auditSink;
+    if (sink?.checkpointSync) await this.serial(() => sink.checkpointSync!()); // on the queue: never inside another transaction
   }
 
   async ping(): Promise<StoreStatus> {

@@ -125,6 +125,8 @@ export interface ApprovalsStore {
   pruneOnce(kind: string, beforeMs: number): Promise<void>;
   /** Changes made by other instances (PostgreSQL LISTEN); returns an unsubscribe function. SQLite: never called. */
   onChange(listener: (id: string) => void): () => void;
+  /** Sign an audit checkpoint of the current tree, when an audit log with a signing key is attached. */
+  auditCheckpoint(): Promise<void>;
   ping(): Promise<StoreStatus>;
   close(): Promise<void>;
 }

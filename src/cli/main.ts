@@ -138,6 +138,14 @@ export function buildProgram(runner: Runner): Command {
     .action((id, o) => runner(async () => (await import("./commands/audit.js")).auditProofCommand(id, o)));
 
   program
+    .command("approvals")
+    .description("run the approvals service: paused executions, human decisions (API, signed links, Slack), audit log")
+    .option("--db <sqlite-file | postgres-url>", "SQLite file or postgres:// URL (default approvals.db, or AECP_APPROVALS_DB)")
+    .option("--listen <host:port>", "HTTP listen address (default 127.0.0.1:8282)")
+    .requiredOption("--config <approvals.yaml>", "service configuration (tokens, approvers, notifications, keys)")
+    .action((o) => runner(async () => (await import("./commands/approvals.js")).approvalsCommand(o)));
+
+  program
     .command("demo")
     .description("compile, verify, test and evaluate every bundle under a policy folder (what `npm start` runs)")
     .option("--dir <policies>", "folder whose sub-folders are bundles", "policies")
