@@ -4,7 +4,7 @@ export { attributesFromCheckRequestJson, DEFAULT_MAX_BODY_BYTES } from "./checkr
 export type { CheckRequestOptions } from "./checkrequest.js";
 export { normalizePath } from "./path.js";
 export { checkRequestFromShorthand } from "./shorthand.js";
-export { Sidecar } from "./sidecar.js";
+export { Sidecar, removeStaleSocket } from "./sidecar.js";
 export { BundleStore, LKG_FILE, LKG_META_FILE } from "./bundle-store.js";
 export type { BundleMeta } from "./bundle-store.js";
 export type { SidecarStatus, BundleSource, ActiveBundleInfo, ComponentStatus } from "./sidecar.js";

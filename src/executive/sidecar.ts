@@ -67,6 +67,8 @@ export interface ComponentStatus {
 
 export interface SidecarStatus {
   ready: boolean;
+  /** The process answering (one of several with `--workers`). */
+  pid: number;
   bundle: { name: string; digest: string; revision: number | null; keyId: string | null; policies: number; loadedAt: string; issuedAt: string | null; source: BundleSource } | null;
   /** True while serving a bundle other than the configured one because the configured one failed, or while a component is not ok. */
   degraded: boolean;
@@ -112,14 +114,29 @@ export class Sidecar {
   /** Every decision (and failure to decide) is recorded here; never blocks a decision. */
   readonly decisionLog: DecisionLog;
 
-  /** `deps.approvals` replaces the HTTP approvals client (tests use an in-memory double). */
+  private readonly sharedListeners: boolean;
+
+  /**
+   * `deps.approvals` replaces the HTTP approvals client (tests use an in-memory double).
+   * `deps.sharedListeners`: the listeners are shared by a node:cluster primary
+   * (`--workers`), which clears stale Unix sockets itself; workers must not.
+   */
   constructor(
     readonly options: SidecarOptions,
-    deps: { approvals?: ApprovalsClient } = {},
+    deps: { approvals?: ApprovalsClient; sharedListeners?: boolean } = {},
   ) {
+    this.sharedListeners = deps.sharedListeners ?? false;
     this.approvals =
       deps.approvals ?? (options.approvals === undefined ? undefined : new HttpApprovalsClient({ url: options.approvals, ...(options.approvalsToken ? { token: options.approvalsToken } : {}) }));
-    this.trusted = TrustedKeys.fromPems(options.pub.map((p) => readFileSync(p, "utf8")));
+    this.trusted = TrustedKeys.fromPems(
+      options.pub.map((p) => {
+        try {
+          return readFileSync(p, "utf8");
+        } catch (cause) {
+          throw new AecpError("AECP_IO", `cannot read trusted key \`${p}\``, { cause });
+        }
+      }),
+    );
     this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
     this.decisionLog = new DecisionLog(options.decisionLog);
     this.grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
@@ -351,6 +368,7 @@ export class Sidecar {
     const components = Object.fromEntries(this.components);
     return {
       ready: this.ready,
+      pid: process.pid,
       bundle:
         b && info
           ? { name: b.name, digest: b.ref.digest, revision: b.ref.revision, keyId: b.ref.keyId, policies: b.policies.length, loadedAt: info.loadedAt, issuedAt: info.issuedAt, source: info.source }
@@ -452,7 +470,7 @@ export class Sidecar {
       });
     }
     for (const addr of this.options.grpc) {
-      if (addr.startsWith("unix:")) await removeStaleSocket(addr.slice(5));
+      if (addr.startsWith("unix:") && !this.sharedListeners) await removeStaleSocket(addr.slice(5));
       const port = await new Promise<number>((resolve, reject) =>
         this.grpcServer.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((cause: unknown) => {
@@ -558,7 +576,7 @@ export class Sidecar {
  * Remove a socket file left by a previous run — but never one that a live
  * process (another sidecar) is still serving: that is AECP_IO "in use".
  */
-async function removeStaleSocket(path: string): Promise<void> {
+export async function removeStaleSocket(path: string): Promise<void> {
   let isSocket = false;
   try {
     isSocket = lstatSync(path).isSocket();

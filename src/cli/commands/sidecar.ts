@@ -71,8 +71,16 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   const token = process.env["AECP_APPROVALS_TOKEN"];
   if (token !== undefined && token !== "") flags["approvalsToken"] = token;
   const options = sidecarOptions({ ...fromFile, ...flags });
-  const sidecar = new Sidecar(options);
-  await sidecar.start();
+  const workers = await import("./sidecar-workers.js");
+  if (options.workers > 1 && !workers.isWorker()) return workers.runPrimary(options);
+  let sidecar: Sidecar;
+  try {
+    sidecar = new Sidecar(options, { sharedListeners: workers.isWorker() });
+    await sidecar.start();
+  } catch (e) {
+    workers.announceFailure(e);
+    throw e;
+  }
   // --distribution: the watcher (src/distribution) follows --name and swaps verified revisions in
   const watcher = options.distribution === undefined ? undefined : (await import("../../distribution/index.js")).watcherForSidecar(sidecar);
   watcher?.start();
@@ -80,17 +88,13 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   const what = s.bundle
     ? `bundle \`${s.bundle.name}\` ${s.bundle.digest.slice(0, 19)}… (${s.bundle.policies} policies)${s.bundle.source === "cache" ? ", serving the LAST-KNOWN-GOOD bundle" : ""}`
     : `no bundle yet (waiting for \`${options.name}\` from ${options.distribution}; Checks fail closed until then)`;
-  process.stdout.write(
+  workers.announceReady(
     `aecp sidecar ready: ${what}, ` +
       `gRPC ext_authz on ${s.listening.grpc.join(", ")}, HTTP on ${s.listening.http} (/healthz /readyz /status /metrics)` +
       `${s.degraded ? ` (degraded: ${s.lastError?.code})` : ""}` +
       `${options.failOpen ? ", FAIL-OPEN" : ""}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await workers.waitForStop();
   await watcher?.stop();
   await sidecar.stop();
   return EXIT_OK;
