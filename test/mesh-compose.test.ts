@@ -11,8 +11,9 @@
 //     publish to the sidecar; files and folders referenced exist and are in the
 //     image; images are pinned.
 // It does not run Docker (no registry access here). A command that is not
-// registered yet (`aecp approvals`, issue 5, in progress) is skipped with a
-// printed reason until it is, then checked like the others.
+// registered in the CLI (yet) is skipped with a printed reason, never passed
+// silently; the inline approvals config goes through the approvals service's
+// own validator when src/approvals is importable.
 
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -201,7 +202,7 @@ describe("docker-compose.yml: ports, services and paths line up", () => {
     const target = services["approvals"]!["configs"][0];
     expect(argOf(find("approvals"), "--config")).toEqual([target["target"]]);
     const config = parseYaml(compose["configs"][target["source"]]["content"]) as Obj;
-    for (const k of Object.keys(config)) expect(["public_url", "service_tokens", "approvers", "notify"]).toContain(k);
+    for (const k of Object.keys(config)) expect(["public_url", "service_tokens", "approvers", "notify", "link_secret", "grant_key"]).toContain(k);
     for (const a of config["approvers"] as Obj[]) for (const k of Object.keys(a)) expect(["id", "token", "groups", "roles", "slack_user_id"]).toContain(k);
     expect(config["service_tokens"]).toContain(services["sidecar"]!["environment"]["AECP_APPROVALS_TOKEN"]);
     const bundleDir = join(ROOT, "policies", argOf(find("sidecar"), "--name")[0]!);
@@ -211,6 +212,19 @@ describe("docker-compose.yml: ports, services and paths line up", () => {
     expect(groups.length).toBeGreaterThan(0);
     const covered = new Set((config["approvers"] as Obj[]).flatMap((a) => a["groups"] as string[]));
     for (const g of groups) expect(covered.has(g), `an approver in group ${g}`).toBe(true);
+  });
+
+  it("the inline approvals config passes the approvals service's own validator", async (ctx) => {
+    let approvalsOptions: ((raw: unknown, baseDir: string) => unknown) | undefined;
+    try {
+      ({ approvalsOptions } = (await import("../src/approvals/index.js")) as { approvalsOptions: typeof approvalsOptions });
+    } catch (e) {
+      console.warn(`mesh-compose: src/approvals (issue 5) not importable yet (${(e as Error).message.split("\n")[0]}); the compose approvals config is checked by key names only`);
+      ctx.skip();
+    }
+    const target = services["approvals"]!["configs"][0];
+    const config = parseYaml(compose["configs"][target["source"]]["content"]) as Obj;
+    expect(() => approvalsOptions!(config, ROOT)).not.toThrow();
   });
 
   it("keys and bundles flow keygen → compile → publish → sidecar, from a policy folder that exists", () => {
@@ -275,6 +289,28 @@ describe("docker-compose.yml: ports, services and paths line up", () => {
         expect(inImage(rel), `${word} is copied into the image`).toBe(true);
       }
     }
+  });
+});
+
+describe("docs stay true to these files", () => {
+  const srcText = (dir: string): string =>
+    readdirSync(dir, { withFileTypes: true })
+      .map((e) => (e.isDirectory() ? srcText(join(dir, e.name)) : e.name.endsWith(".ts") ? readFileSync(join(dir, e.name), "utf8") : ""))
+      .join("\n");
+
+  it("docs/operations.md names only metrics and metadata keys the code (or envoy.yaml) defines", () => {
+    // the code, plus Envoy's names for our cluster (`cluster.aecp_sidecar.…`)
+    const src = srcText(join(ROOT, "src")) + readFileSync(join(ROOT, "envoy/envoy.yaml"), "utf8");
+    const names = new Set([...readFileSync(join(ROOT, "docs/operations.md"), "utf8").matchAll(/\baecp_[a-z_]*[a-z]\b(?!_\*)/g)].map((m) => m[0]));
+    expect(names.size).toBeGreaterThan(10);
+    // Prometheus derives _bucket/_sum/_count series from a histogram's or summary's name
+    for (const n of names) expect(src.includes(n.replace(/_(bucket|sum|count)$/, "")), n).toBe(true);
+  });
+
+  it("docs/deployment.md shows the images and addresses docker-compose.yml uses", () => {
+    const doc = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
+    for (const s of ["envoy", "postgres"]) expect(doc).toContain(`\`${services[s]!["image"]}\``);
+    for (const p of ["8000", "8181", "8282"]) expect(doc).toContain(`http://127.0.0.1:${p}`);
   });
 });
 
