@@ -269,9 +269,13 @@ export class ApprovalsHttp {
   }
 
   private sameOrigin(req: IncomingMessage): boolean {
-    if (header(req, "sec-fetch-site") === "cross-site") return false;
+    const site = header(req, "sec-fetch-site");
+    if (site === "cross-site" || site === "same-site") return false;
     const origin = header(req, "origin");
-    if (origin === undefined || origin === "null") return origin === undefined;
+    // Our pages send `Referrer-Policy: no-referrer`, under which browsers send
+    // `Origin: null` on form POSTs; the CSRF token and the SameSite=Strict
+    // cookie still have to match, and Sec-Fetch-Site (above) is not hidden.
+    if (origin === undefined || origin === "null") return true;
     const allowed = new Set([new URL(this.options.publicUrl).origin, `http://${header(req, "host") ?? ""}`]);
     return allowed.has(origin);
   }
