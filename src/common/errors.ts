@@ -90,6 +90,11 @@ export const ERROR_CODES = {
   AECP_REPLAY_RECORD_INVALID: { http: 502, summary: "the execution record is malformed or lacks what replay needs" },
   // --- policy tests ------------------------------------------------------------
   AECP_TEST_FILE_INVALID: { http: 400, summary: "a policy test file is malformed" },
+  // --- demo (`npm start`) ----------------------------------------------------------
+  AECP_DEMO_PORT_IN_USE: { http: 409, summary: "a port the demo stack needs is already in use (pick another with its flag, or 0 for any free port)" },
+  AECP_DEMO_SERVICE_FAILED: { http: 500, summary: "a demo service exited unexpectedly or did not become ready in time; the rest were stopped" },
+  AECP_DEMO_NOT_RUNNING: { http: 503, summary: "no running demo stack was found in the state folder (start it with `npm start`)" },
+  AECP_DEMO_UNEXPECTED: { http: 502, summary: "a demo request got an answer other than the one the demo policy implies" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
