@@ -138,6 +138,17 @@ export function buildProgram(runner: Runner): Command {
     .action((id, o) => runner(async () => (await import("./commands/audit.js")).auditProofCommand(id, o)));
 
   program
+    .command("replay")
+    .description("reconstruct an execution from the approvals record, re-evaluate it on the recorded bundle and prove its audit entries; exit 0 only when all agree")
+    .argument("<execution-id>")
+    .requiredOption("--approvals <url>", "approvals service (token from AECP_APPROVALS_TOKEN)")
+    .option("--bundle <file>", "the bundle file the execution was decided with")
+    .option("--distribution <url>", "fetch that bundle from a distribution service instead")
+    .option("--pub <public.pem>", "trusted bundle key (repeatable)", collect, [])
+    .option("--audit-pub <public.pem>", "trusted audit checkpoint key (repeatable)", collect, [])
+    .action((id, o) => runner(async () => (await import("./commands/replay.js")).replayCommand(id, o)));
+
+  program
     .command("approvals")
     .description("run the approvals service: paused executions, human decisions (API, signed links, Slack), audit log")
     .option("--db <sqlite-file | postgres-url>", "SQLite file or postgres:// URL (default approvals.db, or AECP_APPROVALS_DB)")
