@@ -122,30 +122,46 @@ export class ApprovalsService {
    * `timeoutMs`. Undefined for an unknown id.
    */
   async wait(id: string, timeoutMs: number): Promise<Execution | undefined> {
-    let e = await this.get(id);
     // a monotonic clock: the injected `now` is business time (expiry), not a timer
     const deadline = performance.now() + timeoutMs;
-    while (e && e.state === "pending" && performance.now() < deadline && this.waiterCount < MAX_WAITERS) {
-      await this.sleepUntilChange(id, Math.min(WAIT_RECHECK_MS, deadline - performance.now()));
-      e = await this.get(id);
+    for (;;) {
+      // INVARIANT: register for the wake-up BEFORE reading the state, so a
+      // change committed between the read and the sleep is never missed.
+      const waiter = this.waiterCount < MAX_WAITERS ? this.registerWaiter(id) : undefined;
+      const e = await this.get(id);
+      const left = deadline - performance.now();
+      if (!waiter || !e || e.state !== "pending" || left <= 0) {
+        waiter?.cancel();
+        return e;
+      }
+      await waiter.sleep(Math.min(WAIT_RECHECK_MS, left));
     }
-    return e;
   }
 
-  private sleepUntilChange(id: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      const done = (): void => {
-        clearTimeout(timer);
-        if (set!.delete(done)) this.waiterCount--;
-        if (set!.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      set.add(done);
-      this.waiterCount++;
-    });
+  private registerWaiter(id: string): { sleep: (ms: number) => Promise<void>; cancel: () => void } {
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    let woken = false;
+    let resolveSleep: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      woken = true;
+      clearTimeout(timer);
+      if (set!.delete(done)) this.waiterCount--;
+      if (set!.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
+      resolveSleep?.();
+    };
+    set.add(done);
+    this.waiterCount++;
+    return {
+      cancel: done,
+      sleep: (ms) =>
+        new Promise<void>((resolve) => {
+          if (woken) return resolve();
+          resolveSleep = resolve;
+          timer = setTimeout(done, Math.max(0, ms));
+        }),
+    };
   }
 
   private wake(id: string): void {
