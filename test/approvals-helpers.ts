@@ -7,8 +7,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer as createTcpServer } from "node:net";
 import pg from "pg";
-import { approvalsOptions, PgStore, SqliteStore, type ApprovalsOptions, type ApprovalsStore } from "../src/approvals/index.js";
+import { request } from "undici";
+import { ApprovalsApp, approvalsOptions, PgStore, SqliteStore, type ApprovalsOptions, type ApprovalsStore } from "../src/approvals/index.js";
 
 export const PG_URL = process.env["AECP_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 export const ON_CI = process.env["CI"] === "true";
@@ -147,9 +149,6 @@ export function pgBackend(): Backend {
 // ---------------------------------------------------------------------------
 // a running service (in process) and an HTTP client for it
 
-import { createServer as createTcpServer } from "node:net";
-import { request } from "undici";
-import { ApprovalsApp, approvalsOptions as opts2 } from "../src/approvals/index.js";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -176,7 +175,7 @@ export async function startApp(extra: Record<string, unknown> = {}, o: { db?: st
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const db = o.db ?? join(dir, "approvals.db");
-  const app = await ApprovalsApp.start({ db, listen: `127.0.0.1:${port}`, options: opts2(testConfig({ public_url: url, ...extra }), dir), ...(o.pgSchema ? { pgSchema: o.pgSchema } : {}) });
+  const app = await ApprovalsApp.start({ db, listen: `127.0.0.1:${port}`, options: approvalsOptions(testConfig({ public_url: url, ...extra }), dir), ...(o.pgSchema ? { pgSchema: o.pgSchema } : {}) });
   return {
     app,
     url,
