@@ -76,7 +76,7 @@ describe("tamper matrix: the sidecar keeps serving the previous bundle and repor
 
   beforeAll(async () => {
     h = await hostile();
-    ({ sidecar, watcher } = await sidecarOn(h.url, { maxBundleBytes: 64 * 1024 }));
+    ({ sidecar, watcher } = await sidecarOn(h.url, { maxBundleBytes: 64 * 1024 }, { ...FAST, minPollIntervalMs: 100 }));
     h.set(manifestFor(fx.v2, 2, [fx.key]), 2, fx.v2);
     await until(() => sidecar.active?.revision === 2, "revision 2 active");
     expect(sidecar.active).toMatchObject({ name: "mesh", digest: v2Digest(), source: "distribution", revision: 2 });
@@ -165,6 +165,23 @@ describe("tamper matrix: the sidecar keeps serving the previous bundle and repor
     await rejects("AECP_BUNDLE_WASM_INVALID", manifestFor(fx.invalidWasm, 5, [fx.key]), 5, fx.invalidWasm);
     await rejects("AECP_BUNDLE_ABI_MISMATCH", manifestFor(fx.wrongAbi, 6, [fx.key]), 6, fx.wrongAbi);
     await rejects("AECP_BUNDLE_UNTRUSTED_KEY", manifestFor(fx.untrustedBundle, 7, [fx.key]), 7, fx.untrustedBundle);
+  });
+
+  it("the active revision served again (a server ignoring `after`) is no rejection and no busy loop", async () => {
+    const activeManifest = manifestFor(fx.v2, 2, [fx.key]);
+    const rejected = watcher.status().rejected;
+    h.ignoreAfter = true;
+    try {
+      const before = h.requests;
+      h.set(activeManifest, 2, fx.v2);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(h.requests - before).toBeGreaterThan(0);
+      expect(h.requests - before).toBeLessThan(50); // minPollIntervalMs 100 below: a spinning loop would make thousands
+    } finally {
+      h.ignoreAfter = false;
+    }
+    expect(watcher.status().rejected).toBe(rejected);
+    expect(sidecar.active).toMatchObject({ digest: v2Digest(), revision: 2 });
   });
 
   it("reports rejections in /status and /metrics, then recovers with a good revision", async () => {

@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { AecpError } from "../common/index.js";
 import { discard } from "./client.js";
-import { parseManifest, MAX_MANIFEST_BYTES } from "./manifest.js";
+import { parseManifest, BUNDLE_NAME, MAX_MANIFEST_BYTES } from "./manifest.js";
 import type { BundleStorage, StoredManifest } from "./storage.js";
 
 export const OCI_ARTIFACT_TYPE = "application/vnd.aecp.bundle.v1";
@@ -179,7 +179,10 @@ export class OciStorage implements BundleStorage {
     // Not atomic across replicas (the distribution API has no conditional tag
     // write): two replicas racing on one revision both pass this check; the
     // watchers' same-revision check still rejects a second, different content.
-    if (exists.status === 200) throw new AecpError("AECP_MANIFEST_ROLLBACK", `revision ${m.revision} of \`${m.name}\` already exists in the registry`);
+    if (exists.status === 200) {
+      this.tagCache = undefined; // our listing was stale
+      throw new AecpError("AECP_MANIFEST_ROLLBACK", `revision ${m.revision} of \`${m.name}\` already exists in the registry`);
+    }
     const configDigest = `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`;
     await this.putBlob(configDigest, m.bytes);
     const doc = {
@@ -280,7 +283,7 @@ export class OciStorage implements BundleStorage {
     const names = new Set<string>();
     for (const t of await this.tags()) {
       const m = TAG.exec(t);
-      if (m) names.add(m[1]!);
+      if (m && BUNDLE_NAME.test(m[1]!)) names.add(m[1]!); // other artifacts may share the repository
     }
     return [...names].sort();
   }

@@ -136,8 +136,14 @@ export class DistributionServer {
 
   /** Load the current revisions from storage, then listen. */
   async start(): Promise<void> {
-    await this.refresh();
-    this.loaded = true;
+    try {
+      await this.refresh();
+      this.loaded = true;
+    } catch (e) {
+      // a registry that is down at start: serve (not ready) and keep polling; a local disk error is fatal
+      if (this.storage.kind !== "oci") throw e;
+      this.counters.pollErrors++;
+    }
     const i = this.options.listen.lastIndexOf(":");
     const host = this.options.listen.slice(0, i).replace(/^\[|\]$/g, "");
     const port = Number(this.options.listen.slice(i + 1));
@@ -173,16 +179,23 @@ export class DistributionServer {
 
   /** Re-read every bundle's latest revision from storage; wake waiters on news (other replicas' publishes). */
   private async refresh(): Promise<void> {
+    let failed: unknown;
     for (const name of await this.storage.names()) {
-      const m = await this.storage.latest(name);
-      const cur = this.states.get(name);
-      if (m && (!cur || m.revision > cur.revision)) this.setState(stateOf(m));
+      try {
+        const m = await this.storage.latest(name);
+        const cur = this.states.get(name);
+        if (m && (!cur || m.revision > cur.revision)) this.setState(stateOf(m));
+      } catch (e) {
+        failed ??= e; // one unreadable bundle does not hide the others
+      }
     }
+    if (failed !== undefined) throw failed;
   }
 
   private schedulePoll(): void {
     this.pollTimer = setTimeout(() => {
       this.refresh()
+        .then(() => void (this.loaded = true))
         .catch(() => this.counters.pollErrors++)
         .finally(() => {
           if (!this.stopped) this.schedulePoll();
@@ -350,7 +363,13 @@ export class DistributionServer {
             detail: { current: cur.revision },
           });
         }
-        await this.storage.putManifest({ name, revision: s.revision, bytes });
+        try {
+          await this.storage.putManifest({ name, revision: s.revision, bytes });
+        } catch (e) {
+          // another replica wrote this revision first: learn the newer state, so the publisher's retry computes the next revision
+          if (isAecpError(e, "AECP_MANIFEST_ROLLBACK")) await this.storage.latest(name).then((m) => m && this.setState(stateOf(m)), () => undefined);
+          throw e;
+        }
         const next = stateOf({ name, revision: s.revision, bytes });
         this.counters.publishes++;
         const watchers = this.hub.sizeOf(name); // before the wake-up empties the set
@@ -441,6 +460,8 @@ export class DistributionServer {
     if (res.headersSent) return void res.destroy();
     const headers: Record<string, string> = { "content-type": "application/json", "cache-control": "no-store" };
     if (err.code === "AECP_DISTRIBUTION_UNAUTHORIZED") headers["www-authenticate"] = 'Bearer realm="aecp-distribution"';
+    // refused before its body was read: do not keep reading a (possibly large) upload on this connection
+    if (err.httpStatus === 413 || err.httpStatus === 401 || err.httpStatus === 403) headers["connection"] = "close";
     res.writeHead(err.httpStatus, headers);
     // the request body may be unread (413, 401): answer, then close the connection
     res.end(JSON.stringify({ error: err.toJSON() }) + "\n");

@@ -157,9 +157,14 @@ export class BundleWatcher {
         }
         if (a.status !== 200) throw answerError(a.status, a.body, "the manifest long poll");
         this.connected();
-        await this.apply(a.body);
+        const activated = await this.apply(a.body);
         this.st.consecutiveFailures = 0;
         this.rejectedEtag = undefined;
+        if (!activated) {
+          // the active revision again: only a server that ignores `after` does this; do not spin
+          const rest = this.options.minPollIntervalMs - (Date.now() - started);
+          if (rest > 0) await this.sleep(rest);
+        }
       } catch (e) {
         if (this.stopped) break;
         const err = isAecpError(e) ? e : new AecpError("AECP_DISTRIBUTION_UNAVAILABLE", String(e), { cause: e });
@@ -181,8 +186,8 @@ export class BundleWatcher {
     }
   }
 
-  /** Full verification and activation of one manifest (see the file header). */
-  private async apply(bytes: Uint8Array): Promise<void> {
+  /** Full verification and activation of one manifest (see the file header); false when it was already active. */
+  private async apply(bytes: Uint8Array): Promise<boolean> {
     let m: VerifiedManifest;
     try {
       m = verifyManifest(bytes, { trustedKeys: this.trustedKeys, name: this.options.name });
@@ -198,7 +203,7 @@ export class BundleWatcher {
       if (s.revision === active.revision) {
         if (s.bundleDigest === active.digest) {
           if (!this.known) this.setKnown(m);
-          return; // already active
+          return false; // already active
         }
         throw new AecpError("AECP_MANIFEST_REVISION_CONFLICT", `revision ${s.revision} is already active with different content; refusing the second one`, {
           detail: { revision: s.revision },
@@ -234,6 +239,7 @@ export class BundleWatcher {
     this.st.activations++;
     this.st.rejection = null;
     this.setKnown(m);
+    return true;
   }
 
   private setKnown(m: VerifiedManifest): void {
