@@ -162,6 +162,7 @@ function storeSuite(make: () => Backend): void {
     const next = await svc.list({ state: "pending", limit: 2, before: ids[1] });
     expect(next[0]!.id).toBe(ids[0]);
     expect((await svc.list({ state: "executed", limit: 100 })).every((e) => e.state === "executed")).toBe(true);
+    expect(await store.states([ids[0]!, "ex_none"])).toEqual(new Map([[ids[0]!, "pending"]]));
     const counts = await store.countByState();
     expect(counts["pending"]).toBeGreaterThanOrEqual(3);
   });

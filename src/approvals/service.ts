@@ -35,7 +35,7 @@ export type ConsumeOutcome = "consumed" | "pending" | "rejected" | "expired" | "
 
 /** Most long polls held at once; beyond it `wait` answers at once (the sidecar then defers). */
 export const MAX_WAITERS = 20_000;
-/** Re-read period of a long poll, ms: the fallback when a change notification is missed (SQLite shared by processes). */
+/** Batched re-check period of held long polls, ms: the fallback when a change notification is missed (SQLite shared by processes). */
 const WAIT_RECHECK_MS = 1000;
 /** Most records in one decision-log batch. */
 export const MAX_DECISION_LOG_BATCH = 10_000;
@@ -68,6 +68,8 @@ export class ApprovalsService {
   private sweeper: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private sweeping = false;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   /** Called after a commit that enqueued outbox rows (the notifier delivers at once). */
   onOutbox: () => void = () => undefined;
 
@@ -84,7 +86,9 @@ export class ApprovalsService {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.sweeper);
+    clearTimeout(this.recheckTimer);
     this.unsubscribe?.();
     for (const id of [...this.waiters.keys()]) this.wake(id);
   }
@@ -134,7 +138,7 @@ export class ApprovalsService {
         waiter?.cancel();
         return e;
       }
-      await waiter.sleep(Math.min(WAIT_RECHECK_MS, left));
+      await waiter.sleep(left);
     }
   }
 
@@ -153,6 +157,7 @@ export class ApprovalsService {
     };
     set.add(done);
     this.waiterCount++;
+    this.ensureRecheck();
     return {
       cancel: done,
       sleep: (ms) =>
@@ -162,6 +167,33 @@ export class ApprovalsService {
           timer = setTimeout(done, Math.max(0, ms));
         }),
     };
+  }
+
+  /**
+   * The safety net under change notifications (another process on the same
+   * SQLite file has none; a PostgreSQL NOTIFY can be lost with its
+   * connection): while long polls are held, one batched state query per
+   * WAIT_RECHECK_MS wakes those whose execution is no longer pending. Cost:
+   * one query per 500 held polls per period, not one per poll.
+   */
+  private ensureRecheck(): void {
+    if (this.recheckTimer || this.stopped) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      const ids = [...this.waiters.keys()];
+      if (ids.length === 0) return;
+      void (async () => {
+        for (let i = 0; i < ids.length; i += 500) {
+          const states = await this.store.states(ids.slice(i, i + 500));
+          for (const [id, st] of states) if (st !== "pending") this.wake(id);
+        }
+      })()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.waiters.size > 0) this.ensureRecheck();
+        });
+    }, WAIT_RECHECK_MS);
+    this.recheckTimer.unref();
   }
 
   private wake(id: string): void {

@@ -244,6 +244,11 @@ export class PgStore implements ApprovalsStore {
     return (await this.q(`SELECT * FROM executions ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id DESC LIMIT $${args.length}`, args)).map(execRow);
   }
 
+  async states(ids: readonly string[]): Promise<Map<string, ExecutionRow["state"]>> {
+    if (ids.length === 0) return new Map();
+    return new Map((await this.q("SELECT id, state FROM executions WHERE id = ANY($1)", [ids])).map((r) => [r["id"] as string, r["state"] as ExecutionRow["state"]]));
+  }
+
   async countByState(): Promise<Record<string, number>> {
     return Object.fromEntries((await this.q("SELECT state, COUNT(*) AS n FROM executions GROUP BY state")).map((r) => [r["state"] as string, Number(r["n"])]));
   }

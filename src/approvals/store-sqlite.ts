@@ -235,6 +235,13 @@ export class SqliteStore implements ApprovalsStore {
     });
   }
 
+  async states(ids: readonly string[]): Promise<Map<string, ExecutionState>> {
+    if (ids.length === 0) return new Map();
+    return this.serial(
+      () => new Map((this.db.prepare(`SELECT id, state FROM executions WHERE id IN (${ids.map(() => "?").join(", ")})`).all(...ids) as Row[]).map((r) => [r["id"] as string, r["state"] as ExecutionState])),
+    );
+  }
+
   async countByState(): Promise<Record<string, number>> {
     return this.serial(() => Object.fromEntries((this.db.prepare("SELECT state, COUNT(*) AS n FROM executions GROUP BY state").all() as Row[]).map((r) => [r["state"] as string, Number(r["n"])])));
   }

@@ -112,6 +112,8 @@ export interface ApprovalsStore {
   transitions(id: string): Promise<Transition[]>;
   decisions(id: string): Promise<DecisionAttempt[]>;
   list(filter: ListFilter): Promise<ExecutionRow[]>;
+  /** Current states of these executions (unknown ids are absent); at most 1,000 ids. */
+  states(ids: readonly string[]): Promise<Map<string, ExecutionState>>;
   countByState(): Promise<Record<string, number>>;
   /** Pending executions whose expiry has passed, oldest first. */
   expiredPending(nowMs: number, limit: number): Promise<ExecutionRow[]>;
