@@ -17,10 +17,14 @@
 // watcher (the floor: upload + wake + download + verify + instantiate), and
 // the ratio of the two.
 //
+// Then the service alone: AECP_BENCH_IDLE raw long polls held (RSS per held
+// poll) and answered by one publish (fan-out time without client work).
+//
 // Environment: AECP_BENCH_WATCHERS (500), AECP_BENCH_PROCS (4),
-// AECP_BENCH_REVISIONS (10). Needs `npm run build`. About a minute on 2 cores.
+// AECP_BENCH_REVISIONS (10), AECP_BENCH_IDLE (5000; 0 = skip). Needs `npm run build`. About a minute on 2 cores.
 
 import { spawn } from "node:child_process";
+import http from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -75,6 +79,19 @@ async function startService(data) {
       }
     });
     child.once("exit", (code) => reject(new Error(`distribution exited ${code}: ${out}`)));
+  });
+  return { child, url };
+}
+
+async function startBare() {
+  const child = spawn(process.execPath, [join(ROOT, "loadtest/propagation-bare.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve) => {
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
   });
   return { child, url };
 }
@@ -159,6 +176,63 @@ async function scenario(label, watchers, procs, revisionBundles) {
   };
 }
 
+/**
+ * The service alone: IDLE raw long polls (no verification on the client side)
+ * held on one bundle; RSS with them attached, then one publish and the time
+ * until each poll is answered (the hub's fan-out, wake spread included).
+ */
+async function idleFanout(n, revisionBundles, bare = false) {
+  const data = mkdtempSync(join(dir, "idle-"));
+  const { child: service, url } = bare ? await startBare() : await startService(data);
+  const publish = bare
+    ? async () => void (await fetch(`${url}/release`, { method: "POST" }).then((r) => r.text()))
+    : (bundle) => publishBundle({ url, bundle, keys: [key], lifetimeMs: 3_600_000 });
+  if (!bare) await publish(revisionBundles[0]);
+  const before = procStat(service.pid);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const answered = [];
+  let t0 = 0;
+  const polls = Array.from({ length: n }, () =>
+    new Promise((resolve, reject) => {
+      const req = http.get(`${url}/v1/bundles/bench/manifest?wait=120&after=1`, { agent }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          answered.push(Date.now() - t0);
+          resolve(res.statusCode);
+        });
+      });
+      req.on("error", reject);
+    }),
+  );
+  const metric = async () => {
+    const r = await fetch(`${url}${bare ? "/count" : "/metrics"}`);
+    const text = await r.text();
+    return Number(bare ? text : (/aecp_distribution_watchers (\d+)/.exec(text)?.[1] ?? 0));
+  };
+  while ((await metric()) < n) await new Promise((r) => setTimeout(r, 100));
+  const held = procStat(service.pid);
+  t0 = Date.now();
+  await publish(revisionBundles[1]);
+  const statuses = await Promise.all(polls);
+  const fanoutCpuS = procStat(service.pid).cpuS - held.cpuS;
+  const sorted = answered.sort((a, b) => a - b);
+  agent.destroy();
+  service.kill("SIGTERM");
+  await new Promise((r) => service.once("exit", r));
+  return {
+    label: bare ? "bare node:http (baseline)" : "aecp distribution",
+    n,
+    ok: statuses.filter((c) => c === 200).length,
+    rssBeforeMB: before.rssMB,
+    rssHeldMB: held.rssMB,
+    perWatcherKB: ((held.rssMB - before.rssMB) * 1024) / n,
+    fanoutCpuS,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1],
+  };
+}
+
 const ms = (x) => `${x.toFixed(0)} ms`;
 const t0 = Date.now();
 const revisionBundles = await bundles(REVISIONS + 1);
@@ -178,6 +252,20 @@ const floorMs = (full.cpuPerActivationMs * full.watchers) / os.cpus().length;
 console.log(`\nCPU floor of one revision on this machine: ${full.watchers} activations x ${full.cpuPerActivationMs.toFixed(1)} ms / ${os.cpus().length} cores = ${ms(floorMs)} (every watcher shares these cores; in a mesh each sidecar verifies on its own)`);
 console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
 console.log(`\np99 ratio ${WATCHERS} watchers / 1 watcher: ${(full.p99 / base.p99).toFixed(1)}x   (target: p99 <= 1000 ms; ${full.p99 <= 1000 ? "MET" : "NOT MET"})`);
+const IDLE = Number(process.env.AECP_BENCH_IDLE ?? 5000);
+if (IDLE > 0) {
+  const bareRun = await idleFanout(IDLE, revisionBundles, true);
+  const idle = await idleFanout(IDLE, revisionBundles);
+  console.log(`\nthe service alone: ${IDLE} idle long polls (raw HTTP clients in this process, no client-side verification)`);
+  console.log("| server | held polls | RSS before / held | per held poll | publish -> answered p50 | p99 | max | answered 200 | server CPU for publish + fan-out |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const r of [bareRun, idle]) {
+    console.log(
+      `| ${r.label} | ${r.n} | ${r.rssBeforeMB.toFixed(0)} / ${r.rssHeldMB.toFixed(0)} MB | ${r.perWatcherKB.toFixed(1)} KB | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.ok} | ${(r.fanoutCpuS * 1000).toFixed(0)} ms |`,
+    );
+  }
+  console.log(`fan-out CPU ratio distribution / bare: ${(idle.fanoutCpuS / Math.max(0.001, bareRun.fanoutCpuS)).toFixed(1)}x`);
+}
 console.log("\nper revision (" + full.label + ")");
 console.log("| revision | p50 | p99 | max |");
 console.log("|---|---|---|---|");
