@@ -166,7 +166,7 @@ describe.skipIf(unavailable !== undefined)("audit on PostgreSQL", () => {
     const ok = await cli(args);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/entries, 1 checkpoints verified/);
+    expect(ok.stdout).toMatch(/entries, 1 checkpoint verified/);
     // flip one bit of the 20th byte of entry 17's stored bytes
     await poolA.query(`UPDATE "${SCHEMA}".audit_entries SET bytes = set_byte(bytes, 20, get_byte(bytes, 20) # 1) WHERE idx = 17`);
     const bad = await cli(args);

@@ -17,6 +17,7 @@ import {
   SqliteAuditLog,
   toHex,
   verifyConsistency,
+  verifyAuditLog,
   verifyInclusion,
   type AuditEntryInput,
 } from "../src/audit/index.js";
@@ -140,6 +141,25 @@ describe("SqliteAuditLog", () => {
     expect(bad({ kind: "k", subject: null, body: "x".repeat(2 * 1024 * 1024) })).toBe("AECP_AUDIT_ENTRY_INVALID");
     expect(bad(null)).toBe("AECP_AUDIT_ENTRY_INVALID");
     expect(log.treeSizeSync()).toBe(before);
+  });
+
+  it("two connections appending in turn, with rolled-back appends between, keep one consistent tree", async () => {
+    const file = join(dir, "two.db");
+    const [a, b] = [new Database(file), new Database(file)];
+    a.pragma("journal_mode = WAL");
+    const [la, lb] = [new SqliteAuditLog(a), new SqliteAuditLog(b)];
+    la.migrate();
+    for (let i = 0; i < 30; i++) {
+      const [db, log] = i % 3 === 0 ? [b, lb] : [a, la];
+      // a rolled-back append leaves this object's cached head ahead of the database
+      if (i % 4 === 1) expect(() => db.transaction(() => (log.appendSync([entry(1000 + i)]), db.exec("SELECT no_such_function()")))()).toThrow();
+      expect(db.transaction(() => log.appendSync([entry(i), entry(i + 100)])).immediate()).toEqual([2 * i, 2 * i + 1]);
+    }
+    const r = await verifyAuditLog(la);
+    expect(r.problem).toBeUndefined();
+    expect(r.entries).toBe(60);
+    a.close();
+    b.close();
   });
 
   it("validates its options", () => {

@@ -94,8 +94,11 @@ describe("audit verify: intact log", () => {
     expect(r.latest?.size).toBe(N);
   });
 
-  it("aecp audit verify --db exits 0", async () => {
-    const r = await cli(["audit", "verify", "--db", ORIGINAL, "--pub", PUB]);
+  it("aecp audit verify --db exits 0 (also --strict: every entry parsed and canonical)", async () => {
+    const db = new Database(ORIGINAL, { readonly: true });
+    expect(await verifyAuditLog(new SqliteAuditLog(db), { trusted, strict: true })).toMatchObject({ ok: true, entries: N });
+    db.close();
+    const r = await cli(["audit", "verify", "--db", ORIGINAL, "--pub", PUB, "--strict"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^ok: .*: ${N} entries, 3 checkpoints verified; latest checkpoint: size ${N}`));
@@ -141,7 +144,9 @@ describe("audit verify: one change to a stored record is found and named", () =>
   it("bytes and leaf hash rewritten together: named by the interior node recorded after it", async () => {
     const file = tampered((db) => {
       const b = Buffer.from(bytesOf(db, 76).toString("utf8").replace("entry number 76", "entry number 67"));
-      db.prepare("UPDATE audit_entries SET bytes = ?, leaf_hash = ? WHERE idx = 76").run(b, leafHash(b));
+      const hashes = Buffer.from((db.prepare("SELECT hashes FROM audit_entries WHERE idx = 76").get() as { hashes: Buffer }).hashes);
+      Buffer.from(leafHash(b)).copy(hashes, 0);
+      db.prepare("UPDATE audit_entries SET bytes = ?, hashes = ? WHERE idx = 76").run(b, hashes);
     });
     const r = await verifyFile(file);
     expect(r.problem).toMatchObject({ index: 76, kind: "execution.transition", subject: "ex-4" });

@@ -125,19 +125,41 @@ export function bodyOf(bytes: Uint8Array): unknown {
 /** An entry read from a store; `body` is parsed from the bytes on first use (verify never needs it). */
 export class StoredEntry implements AuditEntry {
   private parsed: { body: unknown } | undefined;
+  /**
+   * @param hashes the stored hash column: the leaf hash, then the interior
+   *   nodes this entry completed (level 1 upward), 32 bytes each
+   */
   constructor(
     readonly index: number,
     readonly kind: string,
     readonly subject: string | null,
     readonly createdAt: string,
     readonly bytes: Uint8Array,
-    readonly leafHash: Uint8Array,
-    readonly nodes: readonly Uint8Array[],
+    readonly hashes: Uint8Array,
   ) {}
   get body(): unknown {
     this.parsed ??= { body: bodyOf(this.bytes) };
     return this.parsed.body;
   }
+  get leafHash(): Uint8Array {
+    return this.hashes.subarray(0, 32);
+  }
+  get nodes(): Uint8Array[] {
+    return splitNodes(this.hashes.subarray(32));
+  }
+}
+
+/**
+ * The bytes every entry with these columns starts and ends with: canonical
+ * JSON sorts the keys, so the body sits between `{"at":…,"body":` and
+ * `,"kind":…,"subject":…,"v":1}`. Verify compares these instead of parsing
+ * every entry (the hash already proves the bytes are the ones appended).
+ */
+export function entryFraming(kind: string, subject: string | null, at: string): { prefix: Buffer; suffix: Buffer } {
+  return {
+    prefix: Buffer.from(`{"at":${JSON.stringify(at)},"body":`, "utf8"),
+    suffix: Buffer.from(`,"kind":${JSON.stringify(kind)},"subject":${JSON.stringify(subject)},"v":${ENTRY_VERSION}}`, "utf8"),
+  };
 }
 
 const hex = (h: Uint8Array): string => Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString("hex");

@@ -7,8 +7,8 @@
 import { request } from "undici";
 import { AecpError, ERROR_CODES, type ErrorCode } from "../common/index.js";
 import { parseCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { splitNodes, StoredEntry, validKind, validSubject, type AuditEntry } from "./entry.js";
-import { fromHex, HASH_BYTES } from "./merkle.js";
+import { StoredEntry, validKind, validSubject, type AuditEntry } from "./entry.js";
+import { fromHex } from "./merkle.js";
 import type { AuditReader } from "./reader.js";
 
 export interface HttpOptions {
@@ -96,16 +96,14 @@ export function entryFromJson(v: unknown): AuditEntry {
   const o = obj(v, "entry");
   if (!validKind(o["kind"]) || !validSubject(o["subject"]) || typeof o["created_at"] !== "string" || typeof o["bytes"] !== "string") malformed("entry");
   const nodes = arr(o["nodes"], "entry node list").map((h) => hexHash(h, "entry node"));
-  const blob = Buffer.concat(nodes);
-  if (blob.length !== nodes.length * HASH_BYTES) malformed("entry node list");
+  if (nodes.length > 64) malformed("entry node list");
   return new StoredEntry(
     nat(o["index"], "entry index"),
     o["kind"],
     o["subject"],
     o["created_at"],
     new Uint8Array(Buffer.from(o["bytes"], "base64")),
-    hexHash(o["leaf_hash"], "entry leaf hash"),
-    splitNodes(new Uint8Array(blob)),
+    new Uint8Array(Buffer.concat([hexHash(o["leaf_hash"], "entry leaf hash"), ...nodes])),
   );
 }
 

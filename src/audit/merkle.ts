@@ -24,12 +24,14 @@ const NODE_PREFIX = Buffer.from([0x01]);
 /** SHA-256 of the empty string: the root of the empty tree (RFC 9162 §2.1.1). */
 export const EMPTY_ROOT: Uint8Array = new Uint8Array(createHash("sha256").digest());
 
+// Both return the digest Buffer itself (a Uint8Array): no copy, since
+// verifying a million-entry log allocates two of these per entry.
 export function leafHash(entryBytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(LEAF_PREFIX).update(entryBytes).digest());
+  return createHash("sha256").update(LEAF_PREFIX).update(entryBytes).digest();
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest());
+  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }
 
 export function equalHashes(a: Uint8Array, b: Uint8Array): boolean {

@@ -10,7 +10,7 @@
 import type pg from "pg";
 import { AecpError, isAecpError } from "../common/index.js";
 import { signCheckpoint, parseCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { encodeEntry, splitNodes, StoredEntry, type AuditEntry, type AuditEntryInput } from "./entry.js";
+import { encodeEntry, StoredEntry, type AuditEntry, type AuditEntryInput } from "./entry.js";
 import { consistencyRanges, Frontier, inclusionRanges, leafHash, type LeafRange } from "./merkle.js";
 import { auditLogOptions, type AuditLogOptions } from "./options.js";
 import { checkInTree, hashesOfRanges, rowsNeeded, type AuditReader, type NodeRow } from "./reader.js";
@@ -20,7 +20,7 @@ const MIGRATIONS: readonly ((q: (t: string) => string) => string)[] = [
     INSERT INTO ${q("audit_head")} (id, size, frontier) VALUES (1, 0, '\\x');
     CREATE TABLE ${q("audit_entries")} (
       idx BIGINT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT, created_at TEXT NOT NULL,
-      bytes BYTEA NOT NULL, leaf_hash BYTEA NOT NULL, nodes BYTEA NOT NULL);
+      bytes BYTEA NOT NULL, hashes BYTEA NOT NULL);
     CREATE INDEX audit_entries_subject ON ${q("audit_entries")} (subject, idx) WHERE subject IS NOT NULL;
     CREATE TABLE ${q("audit_checkpoints")} (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL, note TEXT NOT NULL);`,
 ];
@@ -31,12 +31,11 @@ interface PgEntryRow {
   subject: string | null;
   created_at: string;
   bytes: Buffer;
-  leaf_hash: Buffer;
-  nodes: Buffer;
+  hashes: Buffer;
 }
 
 function entryFromPgRow(r: PgEntryRow): AuditEntry {
-  return new StoredEntry(Number(r.idx), r.kind, r.subject, r.created_at, new Uint8Array(r.bytes), new Uint8Array(r.leaf_hash), splitNodes(new Uint8Array(r.nodes)));
+  return new StoredEntry(Number(r.idx), r.kind, r.subject, r.created_at, r.bytes, r.hashes);
 }
 
 function storeFailed(what: string, cause: unknown): never {
@@ -116,27 +115,24 @@ export class PgAuditLog implements AuditReader {
       const start = Number(row.size) - n;
       const frontier = Frontier.fromBytes(start, row.frontier);
       const idx: number[] = [];
-      const leaves: Buffer[] = [];
-      const nodes: Buffer[] = [];
+      const hashes: Buffer[] = [];
       for (let i = 0; i < n; i++) {
         const leaf = leafHash(encoded[i]!);
-        nodes.push(Buffer.concat(frontier.push(leaf)));
-        leaves.push(Buffer.from(leaf));
+        hashes.push(Buffer.concat([leaf, ...frontier.push(leaf)]));
         idx.push(start + i);
       }
       await client.query(
         `WITH ins AS (
-           INSERT INTO ${this.q("audit_entries")} (idx, kind, subject, created_at, bytes, leaf_hash, nodes)
-           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bytea[]))
-         UPDATE ${this.q("audit_head")} SET frontier = $8 WHERE id = 1`,
+           INSERT INTO ${this.q("audit_entries")} (idx, kind, subject, created_at, bytes, hashes)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]))
+         UPDATE ${this.q("audit_head")} SET frontier = $7 WHERE id = 1`,
         [
           idx,
           entries.map((e) => e.kind),
           entries.map((e) => e.subject),
           idx.map(() => at),
           encoded.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
-          leaves,
-          nodes,
+          hashes,
           Buffer.from(frontier.bytes()),
         ],
       );
@@ -217,12 +213,8 @@ export class PgAuditLog implements AuditReader {
 
   private async rows(ranges: readonly LeafRange[]): Promise<Map<number, NodeRow>> {
     const need = rowsNeeded(ranges);
-    const rows = await this.select<{ idx: string; leaf_hash: Buffer; nodes: Buffer }>(
-      "read nodes",
-      `SELECT idx, leaf_hash, nodes FROM ${this.q("audit_entries")} WHERE idx = ANY($1::bigint[])`,
-      [need],
-    );
-    return new Map(rows.map((r) => [Number(r.idx), { leafHash: r.leaf_hash, nodes: r.nodes }]));
+    const rows = await this.select<{ idx: string; hashes: Buffer }>("read nodes", `SELECT idx, hashes FROM ${this.q("audit_entries")} WHERE idx = ANY($1::bigint[])`, [need]);
+    return new Map(rows.map((r) => [Number(r.idx), { hashes: r.hashes }]));
   }
 
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {

@@ -32,20 +32,18 @@ export interface AuditReader {
   rootAt(size: number): Promise<Uint8Array>;
 }
 
-/** The stored hashes of one entry row. */
+/** The stored hash column of one entry row: leaf hash, then the nodes it completed, level 1 upward. */
 export interface NodeRow {
-  leafHash: Uint8Array;
-  nodes: Uint8Array;
+  hashes: Uint8Array;
 }
 
 /** The hash of `ref` from the row of its completing leaf; AECP_AUDIT_CORRUPT when absent. */
 export function nodeFromRow(ref: NodeRef, row: NodeRow | undefined): Uint8Array {
   const at = completingLeaf(ref);
   if (!row) throw new AecpError("AECP_AUDIT_CORRUPT", `audit entry ${at} is missing (needed for node level ${ref.level} index ${ref.index})`);
-  if (ref.level === 0) return row.leafHash;
-  const o = (ref.level - 1) * HASH_BYTES;
-  if (row.nodes.length < o + HASH_BYTES) throw new AecpError("AECP_AUDIT_CORRUPT", `audit entry ${at} does not hold node level ${ref.level} index ${ref.index}`);
-  return row.nodes.subarray(o, o + HASH_BYTES);
+  const o = ref.level * HASH_BYTES;
+  if (row.hashes.length < o + HASH_BYTES) throw new AecpError("AECP_AUDIT_CORRUPT", `audit entry ${at} does not hold node level ${ref.level} index ${ref.index}`);
+  return row.hashes.subarray(o, o + HASH_BYTES);
 }
 
 /** Entry indices whose rows hold the nodes tiling `ranges` (deduplicated, ascending). */

@@ -6,14 +6,15 @@
 //
 // Tables (migration 1):
 //   audit_head(id=1, size, frontier)       compact frontier: O(log n) append
-//   audit_entries(idx PK, kind, subject, created_at, bytes, leaf_hash, nodes)
+//   audit_entries(idx PK, kind, subject, created_at, bytes, hashes)
+//     hashes = leaf hash || the interior nodes this leaf completed (level 1 up)
 //   audit_checkpoints(size PK, root, time, key_id, note)
 //   audit_schema_migrations(version PK, applied_at)
 
 import type BetterSqlite3 from "better-sqlite3";
 import { AecpError, isAecpError } from "../common/index.js";
 import { parseCheckpoint, signCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { encodeEntry, splitNodes, StoredEntry, type AuditEntry, type AuditEntryInput } from "./entry.js";
+import { encodeEntry, StoredEntry, type AuditEntry, type AuditEntryInput } from "./entry.js";
 import { consistencyRanges, Frontier, inclusionRanges, leafHash, type LeafRange } from "./merkle.js";
 import { auditLogOptions, type AuditLogOptions } from "./options.js";
 import { checkInTree, hashesOfRanges, rowsNeeded, type AuditReader, type NodeRow } from "./reader.js";
@@ -24,7 +25,7 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO audit_head (id, size, frontier) VALUES (1, 0, x'');
    CREATE TABLE audit_entries (
      idx INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT, created_at TEXT NOT NULL,
-     bytes BLOB NOT NULL, leaf_hash BLOB NOT NULL, nodes BLOB NOT NULL);
+     bytes BLOB NOT NULL, hashes BLOB NOT NULL);
    CREATE INDEX audit_entries_subject ON audit_entries (subject, idx) WHERE subject IS NOT NULL;
    CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL, note TEXT NOT NULL);`,
 ];
@@ -35,12 +36,14 @@ interface EntryRow {
   subject: string | null;
   created_at: string;
   bytes: Buffer;
-  leaf_hash: Buffer;
-  nodes: Buffer;
+  hashes: Buffer;
 }
 
+type RawEntryRow = [number, string, string | null, string, Buffer, Buffer];
+
 export function entryFromRow(r: EntryRow): AuditEntry {
-  return new StoredEntry(Number(r.idx), r.kind, r.subject, r.created_at, new Uint8Array(r.bytes), new Uint8Array(r.leaf_hash), splitNodes(new Uint8Array(r.nodes)));
+  // Buffers are Uint8Arrays: no copies (verify reads a million of these)
+  return new StoredEntry(r.idx, r.kind, r.subject, r.created_at, r.bytes, r.hashes);
 }
 
 export function checkpointFromRow(r: { note: string }): Checkpoint {
@@ -58,14 +61,16 @@ function prepare(db: BetterSqlite3.Database) {
   return {
     bumpHead: db.prepare<[number], { size: number; frontier: Buffer }>("UPDATE audit_head SET size = size + ? WHERE id = 1 RETURNING size, frontier"),
     setFrontier: db.prepare<[Uint8Array]>("UPDATE audit_head SET frontier = ? WHERE id = 1"),
+    casHead: db.prepare<[number, Uint8Array, number, Uint8Array]>("UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1 AND size = ? AND frontier = ?"),
     head: db.prepare<[], { size: number; frontier: Buffer }>("SELECT size, frontier FROM audit_head WHERE id = 1"),
     size: db.prepare<[], { size: number }>("SELECT size FROM audit_head WHERE id = 1"),
-    insert: db.prepare<[number, string, string | null, string, Uint8Array, Uint8Array, Uint8Array]>(
-      "INSERT INTO audit_entries (idx, kind, subject, created_at, bytes, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    insert: db.prepare<[number, string, string | null, string, Uint8Array, Uint8Array]>(
+      "INSERT INTO audit_entries (idx, kind, subject, created_at, bytes, hashes) VALUES (?, ?, ?, ?, ?, ?)",
     ),
-    range: db.prepare<[number, number, number], EntryRow>("SELECT * FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"),
+    // raw rows (arrays): no per-row object with named keys on the verify path
+    range: db.prepare<[number, number, number], RawEntryRow>("SELECT idx, kind, subject, created_at, bytes, hashes FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?").raw(true),
     bySubject: db.prepare<[string, number, number], EntryRow>("SELECT * FROM audit_entries WHERE subject = ? AND idx > ? ORDER BY idx LIMIT ?"),
-    nodeRow: db.prepare<[number], { leaf_hash: Buffer; nodes: Buffer }>("SELECT leaf_hash, nodes FROM audit_entries WHERE idx = ?"),
+    nodeRow: db.prepare<[number], { hashes: Buffer }>("SELECT hashes FROM audit_entries WHERE idx = ?"),
     latestCheckpoint: db.prepare<[], { note: string }>("SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"),
     checkpoints: db.prepare<[number, number], { note: string }>("SELECT note FROM audit_checkpoints WHERE size > ? ORDER BY size LIMIT ?"),
     insertCheckpoint: db.prepare<[number, Uint8Array, string, string, string]>(
@@ -82,6 +87,8 @@ function prepare(db: BetterSqlite3.Database) {
 export class SqliteAuditLog implements AuditReader {
   readonly options: AuditLogOptions;
   private stmts: Statements | undefined;
+  /** The head as this object last wrote it; possibly stale (see appendSync). */
+  private cache: { frontier: Frontier; bytes: Uint8Array } | undefined;
 
   /** @param opts see AuditLogOptions; throws AECP_CONFIG_INVALID. */
   constructor(
@@ -136,24 +143,48 @@ export class SqliteAuditLog implements AuditReader {
     // Encode (and so validate) everything before touching the database.
     const encoded = entries.map((e) => encodeEntry(e, at, this.options.maxEntryBytes));
     const st = this.st;
+    const leaves = encoded.map(leafHash);
+    /** Pushes the leaves onto `frontier`; returns each entry's hash column. */
+    const hashColumns = (frontier: Frontier): Buffer[] => leaves.map((leaf) => Buffer.concat([leaf, ...frontier.push(leaf)]));
     const run = (): number[] => {
-      const head = st.bumpHead.get(n);
-      if (!head) throw new AecpError("AECP_AUDIT_STORE_FAILED", "audit store: audit_head has no row; run migrate()");
-      const start = head.size - n;
-      const frontier = Frontier.fromBytes(start, head.frontier);
+      let start = -1;
+      let frontier: Frontier | undefined;
+      let columns: Buffer[] = [];
+      const cached = this.cache;
+      if (cached) {
+        // Fast path: one compare-and-set on the head, valid only if the head
+        // is exactly the state this object last wrote or read (a rolled-back
+        // transaction or another writer makes it fail; then the slow path).
+        const f = cached.frontier.clone();
+        columns = hashColumns(f);
+        const bytes = f.bytes();
+        if (st.casHead.run(cached.frontier.size + n, bytes, cached.frontier.size, cached.bytes).changes === 1) {
+          start = cached.frontier.size;
+          frontier = f;
+          this.cache = { frontier: f, bytes };
+        }
+      }
+      if (frontier === undefined) {
+        const head = st.bumpHead.get(n);
+        if (!head) throw new AecpError("AECP_AUDIT_STORE_FAILED", "audit store: audit_head has no row; run migrate()");
+        start = head.size - n;
+        frontier = Frontier.fromBytes(start, head.frontier);
+        columns = hashColumns(frontier);
+        const bytes = frontier.bytes();
+        st.setFrontier.run(bytes);
+        this.cache = { frontier, bytes };
+      }
       const indices: number[] = [];
       for (let i = 0; i < n; i++) {
-        const leaf = leafHash(encoded[i]!);
-        const nodes = frontier.push(leaf);
-        st.insert.run(start + i, entries[i]!.kind, entries[i]!.subject, at, encoded[i]!, leaf, Buffer.concat(nodes));
+        st.insert.run(start + i, entries[i]!.kind, entries[i]!.subject, at, encoded[i]!, columns[i]!);
         indices.push(start + i);
       }
-      st.setFrontier.run(frontier.bytes());
       return indices;
     };
     try {
       return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
     } catch (e) {
+      this.cache = undefined;
       return storeFailed("append", e);
     }
   }
@@ -200,7 +231,7 @@ export class SqliteAuditLog implements AuditReader {
 
   entriesSync(from: number, to: number): AuditEntry[] {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from) throw new AecpError("AECP_AUDIT_RANGE_INVALID", `bad entry range [${from}, ${to})`);
-    return this.st.range.all(from, to, this.options.maxPageEntries).map(entryFromRow);
+    return this.st.range.all(from, to, this.options.maxPageEntries).map((r) => new StoredEntry(r[0], r[1], r[2], r[3], r[4], r[5]));
   }
 
   entriesBySubjectSync(subject: string, afterIndex = -1): AuditEntry[] {
@@ -220,7 +251,7 @@ export class SqliteAuditLog implements AuditReader {
     const rows = new Map<number, NodeRow>();
     for (const idx of rowsNeeded(ranges)) {
       const r = this.st.nodeRow.get(idx);
-      if (r) rows.set(idx, { leafHash: r.leaf_hash, nodes: r.nodes });
+      if (r) rows.set(idx, { hashes: r.hashes });
     }
     return rows;
   }

@@ -126,6 +126,7 @@ export function buildProgram(runner: Runner): Command {
     .option("--approvals <url>", "read the log through a running approvals service instead")
     .option("--pub <public.pem>", "trusted checkpoint key (repeatable); without it signatures are not checked", collect, [])
     .option("--schema <name>", "PostgreSQL schema holding the audit tables")
+    .option("--strict", "also parse every entry and check it is RFC 8785 canonical JSON (slower)")
     .action((o) => runner(async () => (await import("./commands/audit.js")).auditVerifyCommand(o)));
   audit
     .command("proof")

@@ -1,4 +1,4 @@
-// `aecp audit verify (--db <sqlite-file | postgres-url> | --approvals <url>) [--pub <checkpoint key>]... [--schema <name>]`
+// `aecp audit verify (--db <sqlite-file | postgres-url> | --approvals <url>) [--pub <checkpoint key>]... [--schema <name>] [--strict]`
 //   recomputes the whole audit log offline; exit 0 only when every entry,
 //   node, checkpoint root, signature and consistency proof verifies, else 1
 //   naming the first bad entry.
@@ -84,14 +84,14 @@ export function renderReport(r: VerifyReport, label: string): string {
     return `FAILED: ${label}: ${where}\n  ${p.what}\n  (${r.entries} entries and ${r.checkpoints} checkpoints verified before it)\n`;
   }
   const latest = r.latest ? `; latest checkpoint: size ${r.latest.size}, root ${toHex(r.latest.root)}, key ${r.latest.keyId}, ${r.latest.time}` : "; no checkpoint signed yet";
-  return `ok: ${label}: ${r.entries} entries, ${r.checkpoints} checkpoints verified${latest}\n`;
+  return `ok: ${label}: ${r.entries} entries, ${r.checkpoints} checkpoint${r.checkpoints === 1 ? "" : "s"} verified${latest}\n`;
 }
 
-export async function auditVerifyCommand(o: AuditSourceOptions & { pub: string[] }): Promise<number> {
+export async function auditVerifyCommand(o: AuditSourceOptions & { pub: string[]; strict?: boolean }): Promise<number> {
   const trusted = trustedOrUndefined(o.pub);
   const src = openAuditSource(o);
   try {
-    const report = await verifyAuditLog(src.reader, trusted ? { trusted } : {});
+    const report = await verifyAuditLog(src.reader, { ...(trusted ? { trusted } : {}), strict: o.strict === true });
     if (!trusted) process.stderr.write("warning: no --pub given; checkpoint roots were checked but their signatures were NOT\n");
     (report.ok ? process.stdout : process.stderr).write(renderReport(report, src.label));
     return report.ok ? EXIT_OK : EXIT_FAIL;
