@@ -192,8 +192,19 @@ async function idleFanout(n, revisionBundles, bare = false) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const answered = [];
   let t0 = 0;
-  const polls = Array.from({ length: n }, () =>
-    new Promise((resolve, reject) => {
+  const metric = async () => {
+    const r = await fetch(`${url}${bare ? "/count" : "/metrics"}`);
+    const text = await r.text();
+    return Number(bare ? text : (/aecp_distribution_watchers (\d+)/.exec(text)?.[1] ?? 0));
+  };
+  // connect in steps of 250 (a burst of thousands of SYNs overflows accept queues on a loaded machine)
+  const polls = [];
+  for (let k = 0; k < n; k += 250) {
+    polls.push(...Array.from({ length: Math.min(250, n - k) }, () => poll()));
+    while ((await metric()) < polls.length) await new Promise((r) => setTimeout(r, 50));
+  }
+  function poll() {
+    return new Promise((resolve, reject) => {
       const req = http.get(`${url}/v1/bundles/bench/manifest?wait=120&after=1`, { agent }, (res) => {
         res.resume();
         res.on("end", () => {
@@ -202,14 +213,8 @@ async function idleFanout(n, revisionBundles, bare = false) {
         });
       });
       req.on("error", reject);
-    }),
-  );
-  const metric = async () => {
-    const r = await fetch(`${url}${bare ? "/count" : "/metrics"}`);
-    const text = await r.text();
-    return Number(bare ? text : (/aecp_distribution_watchers (\d+)/.exec(text)?.[1] ?? 0));
-  };
-  while ((await metric()) < n) await new Promise((r) => setTimeout(r, 100));
+    });
+  }
   const held = procStat(service.pid);
   t0 = Date.now();
   await publish(revisionBundles[1]);

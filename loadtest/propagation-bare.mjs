@@ -20,5 +20,5 @@ const server = http.createServer((req, res) => {
   held.push(res);
 });
 server.keepAliveTimeout = 75_000;
-server.listen(0, "127.0.0.1", () => console.log(`listening on http://127.0.0.1:${server.address().port}`));
+server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () => console.log(`listening on http://127.0.0.1:${server.address().port}`));
 process.on("SIGTERM", () => process.exit(0));

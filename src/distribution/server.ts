@@ -155,7 +155,8 @@ export class DistributionServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", (cause) => reject(new AecpError("AECP_IO", `cannot listen on \`${this.options.listen}\``, { cause })));
-      server.listen(port, host, () => resolve());
+      // a deep accept queue: thousands of watchers reconnect at once after a restart
+      server.listen({ port, host, backlog: 4096 }, () => resolve());
     });
     const addr = server.address();
     const p = typeof addr === "object" && addr ? addr.port : port;
