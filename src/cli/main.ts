@@ -157,12 +157,26 @@ export function buildProgram(runner: Runner): Command {
     .requiredOption("--config <approvals.yaml>", "service configuration (tokens, approvers, notifications, keys)")
     .action((o) => runner(async () => (await import("./commands/approvals.js")).approvalsCommand(o)));
 
-  program
+  const demo = program
     .command("demo")
-    .description("compile, verify, test and evaluate every bundle under a policy folder (what `npm start` runs)")
+    .description("what `npm start` runs: compile and publish policies/, run distribution, approvals (SQLite) and a sidecar in one supervised process tree, print requests to try; Ctrl-C stops all")
+    .option("--offline", "only compile, verify, test and evaluate every bundle (no services)")
     .option("--dir <policies>", "folder whose sub-folders are bundles", "policies")
-    .option("--state <dir>", "where keys and compiled bundles go", ".aecp")
+    .option("--state <dir>", "keys, bundles, databases and logs, reused across runs", ".aecp")
+    .option("--follow <bundle>", "bundle the sidecar follows (default ai-agent-approval)")
+    .option("--distribution-port <port>", "distribution service port (default 8181; 0 = any free port)")
+    .option("--approvals-port <port>", "approvals service port (default 8282; 0 = any free port)")
+    .option("--grpc-port <port>", "sidecar gRPC ext_authz port (default 9191; 0 = any free port)")
+    .option("--http-port <port>", "sidecar HTTP port: /authz, /status, /metrics (default 9192; 0 = any free port)")
+    .option("--ready-timeout-ms <ms>", "longest wait for the stack to be ready (default 60000)")
     .action((o) => runner(async () => (await import("./commands/demo.js")).demoCommand(o)));
+  demo
+    .command("request")
+    .description("send a demo request to the running stack's sidecar: allow, deny, or pause (approve in the browser, then the retry goes through once)")
+    .argument("<kind>", "allow | deny | pause")
+    .option("--timeout <duration>", "pause: longest wait for the decision, e.g. 90s, 15m (default 15m)")
+    // --state is the demo command's own (commander accepts it after `request` too)
+    .action((k, _o, cmd: Command) => runner(async () => (await import("./commands/demo.js")).demoRequest(k, cmd.optsWithGlobals())));
 
   return program;
 }

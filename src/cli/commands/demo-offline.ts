@@ -1,10 +1,12 @@
-// `aecp demo [--dir <policies>] [--state <dir>]` — what `npm start` runs: the
-// Legislative → Judicial → evaluation pipeline on the embedded defaults.
-// Creates (once) a signing key in <state>/keys, compiles every bundle folder
-// under <dir> (each sub-folder holding *.policy files) into
+// `aecp demo --offline`: the Legislative → Judicial → evaluation pipeline on
+// the bundled policies, without starting any service (CI and docs rely on
+// it). Creates (once) a signing key in <state>/keys, compiles every bundle
+// folder under <dir> (each sub-folder holding *.policy files) into
 // <state>/bundles/<name>.bundle, verifies each against the public key, runs
 // the bundles' policy tests, evaluates the sample CheckRequests shipped in
 // each bundle's examples/ folder, and prints commands to try next.
+// `buildBundles` (key + compile + verify) is also the first phase of the
+// full demo stack (demo-stack.ts).
 
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -16,37 +18,82 @@ import { compileCommand } from "./compile.js";
 import { keygen } from "./keygen.js";
 import { testCommand } from "./test.js";
 
-export async function demoCommand(opts: { dir: string; state: string }): Promise<number> {
-  const t0 = performance.now();
-  const log = (s: string): void => void process.stdout.write(s + "\n");
-  const keyDir = join(opts.state, "keys");
-  const bundleDir = join(opts.state, "bundles");
-  if (!existsSync(join(keyDir, "aecp.key"))) {
-    log(`• creating a signing key in ${displayPath(keyDir)}`);
-    keygen({ out: keyDir });
-  } else log(`• using the signing key in ${displayPath(keyDir)}`);
+export interface BuiltBundle {
+  name: string;
+  /** The signed bundle file. */
+  file: string;
+  /** The policy folder it was compiled from. */
+  folder: string;
+  bundle: LoadedBundle;
+}
+
+export interface BuildResult {
+  keyDir: string;
+  bundleDir: string;
+  built: BuiltBundle[];
+  /** Folders that did not compile (their diagnostics were printed). */
+  failed: number;
+}
+
+/**
+ * Creates the development signing key once (`<state>/keys/aecp.key`, reused
+ * afterwards), compiles every bundle folder of `dir` into
+ * `<state>/bundles/<name>.bundle` and verifies each signature. Throws
+ * AECP_IO for a missing folder, AECP_NO_SOURCES when no folder holds policies.
+ */
+export async function buildBundles(dir: string, state: string, log: (s: string) => void): Promise<BuildResult> {
+  const keyDir = ensureSigningKey(state, log);
+  return compileAll(dir, keyDir, join(state, "bundles"));
+}
+
+/**
+ * Compiles every bundle folder of `dir` with `<keyDir>/aecp.key` into
+ * `bundleDir`, verifying each; the folder named `first` goes first, and
+ * `onBuilt` sees each bundle as soon as it is verified.
+ */
+export async function compileAll(dir: string, keyDir: string, bundleDir: string, opts: { first?: string; onBuilt?: (b: BuiltBundle) => void } = {}): Promise<BuildResult> {
   mkdirSync(bundleDir, { recursive: true });
-  if (!existsSync(opts.dir)) throw new AecpError("AECP_IO", `policy folder \`${opts.dir}\` does not exist`);
-  const folders = readdirSync(opts.dir)
+  if (!existsSync(dir)) throw new AecpError("AECP_IO", `policy folder \`${dir}\` does not exist`);
+  const folders = readdirSync(dir)
     .sort()
-    .map((d) => join(opts.dir, d))
-    .filter((d) => statSync(d).isDirectory() && collectFiles([d], ".policy").length > 0);
-  if (folders.length === 0) throw new AecpError("AECP_NO_SOURCES", `no bundle folders with .policy files under \`${opts.dir}\``);
+    .map((d) => join(dir, d))
+    .filter((d) => statSync(d).isDirectory() && collectFiles([d], ".policy").length > 0)
+    .sort((a, b) => Number(b === join(dir, opts.first ?? "")) - Number(a === join(dir, opts.first ?? "")));
+  if (folders.length === 0) throw new AecpError("AECP_NO_SOURCES", `no bundle folders with .policy files under \`${dir}\``);
   const trustedKeys = TrustedKeys.fromPems([readText(join(keyDir, "aecp.pub"))]);
   let failed = 0;
-  const built: Array<{ name: string; file: string; folder: string }> = [];
+  const built: BuiltBundle[] = [];
   for (const folder of folders) {
     const name = folder.split(/[\\/]/).pop()!;
     const file = join(bundleDir, `${name}.bundle`);
-    log(`\n• compiling ${displayPath(folder)} → ${displayPath(file)}`);
-    const code = await compileCommand([folder], { output: file, key: join(keyDir, "aecp.key"), name });
-    if (code !== EXIT_OK) {
+    if ((await compileCommand([folder], { output: file, key: join(keyDir, "aecp.key"), name })) !== EXIT_OK) {
       failed++;
       continue;
     }
-    const b = LoadedBundle.load(readBytes(file), { trustedKeys });
-    log(`  verified: ${b.ref.digest.slice(0, 23)}… signed by ${b.ref.keyId}, ${b.policies.length} policies, default ${b.defaultEffect}`);
-    built.push({ name, file, folder });
+    const b = { name, file, folder, bundle: LoadedBundle.load(readBytes(file), { trustedKeys }) };
+    built.push(b);
+    opts.onBuilt?.(b);
+  }
+  return { keyDir, bundleDir, built, failed };
+}
+
+/** The development signing key folder of `state` (`keys/`), created with a new key pair when it has none. */
+export function ensureSigningKey(state: string, log: (s: string) => void): string {
+  const keyDir = join(state, "keys");
+  if (!existsSync(join(keyDir, "aecp.key"))) {
+    log(`• creating a development signing key in ${displayPath(keyDir)}`);
+    keygen({ out: keyDir });
+  } else log(`• using the signing key in ${displayPath(keyDir)}`);
+  return keyDir;
+}
+
+export async function offlineDemo(opts: { dir: string; state: string }): Promise<number> {
+  const t0 = performance.now();
+  const log = (s: string): void => void process.stdout.write(s + "\n");
+  const { keyDir, bundleDir, built, failed: compileFailures } = await buildBundles(opts.dir, opts.state, log);
+  let failed = compileFailures;
+  for (const { bundle: b, folder } of built) {
+    log(`\n• ${b.name}: verified ${b.ref.digest.slice(0, 23)}… signed by ${b.ref.keyId}, ${b.policies.length} policies, default ${b.defaultEffect}`);
     const examples = join(folder, "examples");
     if (existsSync(examples)) {
       for (const ex of collectFiles([examples], ".json")) {
@@ -66,11 +113,13 @@ export async function demoCommand(opts: { dir: string; state: string }): Promise
   log(`\nready in ${((performance.now() - t0) / 1000).toFixed(1)} s — ${built.length} bundle${built.length === 1 ? "" : "s"} in ${displayPath(bundleDir)}`);
   if (first) {
     const ex = existsSync(join(first.folder, "examples")) ? collectFiles([join(first.folder, "examples")], ".json")[0] : undefined;
+    const pub = displayPath(join(keyDir, "aecp.pub"));
     log("\ntry:");
-    log(`  npx aecp inspect ${displayPath(first.file)} --pub ${displayPath(join(keyDir, "aecp.pub"))}`);
-    if (ex) log(`  npx aecp eval ${displayPath(first.file)} --input ${displayPath(ex)} --pub ${displayPath(join(keyDir, "aecp.pub"))}`);
-    log(`  npx aecp compile ${displayPath(first.folder)} -o ${displayPath(first.file)} --key ${displayPath(join(keyDir, "aecp.key"))} --timings`);
-    log(`  npx aecp test ${displayPath(opts.dir)}`);
+    log(`  node dist/cli/main.js inspect ${displayPath(first.file)} --pub ${pub}`);
+    if (ex) log(`  node dist/cli/main.js eval ${displayPath(first.file)} --input ${displayPath(ex)} --pub ${pub}`);
+    log(`  node dist/cli/main.js compile ${displayPath(first.folder)} -o ${displayPath(first.file)} --key ${displayPath(join(keyDir, "aecp.key"))} --timings`);
+    log(`  node dist/cli/main.js test ${displayPath(opts.dir)}`);
+    log(`  npm start    # the whole stack: distribution, approvals and a sidecar, with requests to try`);
   }
   return failed === 0 ? EXIT_OK : EXIT_FAIL;
 }
