@@ -12,6 +12,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -179,6 +180,46 @@ describe.skipIf(!HAVE_REGISTRY)("OCI storage on a real registry (docker-registry
     const m = await storage.latest("mesh");
     expect(m?.revision).toBe(1);
     await expect(storage.putManifest(m!)).rejects.toMatchObject({ code: "AECP_MANIFEST_ROLLBACK" });
+  });
+
+  it("registry token auth: a 401 Bearer challenge is answered from the realm with Basic credentials", async () => {
+    // an auth proxy in front of the real registry, as hosted registries do it
+    const seen = { tokenRequests: 0, basic: "" };
+    const proxy = createHttpServer((req, res) => {
+      const self = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      if (req.url?.startsWith("/token")) {
+        seen.tokenRequests++;
+        seen.basic = req.headers["authorization"] ?? "";
+        const ok = seen.basic === `Basic ${Buffer.from("ci:pa55").toString("base64")}`;
+        res.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
+        return void res.end(ok ? JSON.stringify({ token: "tok-123" }) : "{}");
+      }
+      if (req.headers["authorization"] !== "Bearer tok-123") {
+        res.writeHead(401, { "www-authenticate": `Bearer realm="${self}/token",service="test-registry",scope="repository:aecp/auth:pull,push"` });
+        return void res.end();
+      }
+      const up = httpRequest(`${registry.url}${req.url}`, { method: req.method, headers: { ...req.headers, host: `127.0.0.1:${registry.port}` } }, (r) => {
+        const headers = { ...r.headers };
+        if (typeof headers.location === "string") headers.location = headers.location.replace(registry.url, self);
+        res.writeHead(r.statusCode ?? 502, headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", () => resolve()));
+    cleanups.push(() => new Promise((resolve) => proxy.close(resolve)));
+    const url = `http://127.0.0.1:${(proxy.address() as { port: number }).port}/aecp/auth`;
+    const anonymous = new OciStorage({ url, maxBlobBytes: 1 << 20 });
+    await expect(anonymous.check()).rejects.toMatchObject({ code: "AECP_REGISTRY_ERROR" });
+    await anonymous.close();
+    const s = new DistributionServer(distributionServerOptions({ oci: url, ociUsername: "ci", ociPassword: "pa55", listen: "127.0.0.1:0" }));
+    await s.start();
+    cleanups.push(() => s.stop());
+    expect((await publishBundle({ url: s.url, bundle: fx.v2, keys: [fx.key], lifetimeMs: 3_600_000 })).revision).toBe(1);
+    expect(seen.tokenRequests).toBeGreaterThan(0);
+    expect(seen.basic).toBe(`Basic ${Buffer.from("ci:pa55").toString("base64")}`);
+    const direct = await request(`${registry.url}/v2/aecp/auth/tags/list`);
+    expect(((await direct.body.json()) as { tags: string[] }).tags).toEqual(["mesh.r1"]);
   });
 
   it("two stateless replicas over one repository: a publish through A reaches a sidecar watching B", async () => {
