@@ -293,6 +293,20 @@ describe("faults", () => {
   });
 });
 
+describe("read token", () => {
+  it("the sidecar's distributionToken is sent; without it the watcher reports AECP_DISTRIBUTION_UNAUTHORIZED", async () => {
+    const s = new DistributionServer(distributionServerOptions({ data: join(fx.dir, "token-data"), listen: "127.0.0.1:0", readToken: "r3ad", publishToken: "wr1te" }));
+    await s.start();
+    cleanups.push(() => s.stop());
+    await publishBundle({ url: s.url, bundle: fx.v1, keys: [fx.key], lifetimeMs: 3_600_000, token: "wr1te" });
+    const withToken = await sidecarOn(s.url, { distributionToken: "r3ad" });
+    const without = await sidecarOn(s.url);
+    await until(() => withToken.sidecar.active?.revision === 1, "revision 1 with the token");
+    await until(() => component(without.sidecar)?.code === "AECP_DISTRIBUTION_UNAUTHORIZED", "unauthorized reported");
+    expect(without.sidecar.ready).toBe(false);
+  });
+});
+
 describe("aecp sidecar --distribution (CLI, built dist/)", () => {
   it("starts without a bundle, activates the published one, reports propagation lag in /status", async () => {
     const server = await realServer(join(fx.dir, "cli-data"));
