@@ -81,7 +81,8 @@ it("kill -9 between decision and notification: after restart nothing is lost or 
 
   healthy = true;
   const second = await startService(port);
-  await expect.poll(() => delivered.length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+  // a row that was in flight at the kill stays leased (15 s) before the new process re-sends it
+  await expect.poll(() => delivered.length, { timeout: 45_000, interval: 100 }).toBeGreaterThanOrEqual(2);
   // give a duplicate (if any) time to show up: the outbox poll runs every 50 ms
   await new Promise((r) => setTimeout(r, 500));
   expect(delivered.map((d) => d.event).sort()).toEqual(["execution.created", "execution.decided"]);

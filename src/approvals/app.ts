@@ -17,6 +17,7 @@ import { ApprovalsHttp } from "./server.js";
 import { SqliteStore } from "./store-sqlite.js";
 import { PgStore } from "./store-pg.js";
 import type { ApprovalsStore } from "./store.js";
+import { ApprovalsTelemetry } from "./telemetry.js";
 
 export interface ApprovalsAppConfig {
   /** SQLite file path, or a postgres:// / postgresql:// URL. Default "approvals.db". */
@@ -46,6 +47,7 @@ export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:\/\//.test
 export class ApprovalsApp {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private readerDb: Database.Database | undefined;
+  private telemetry: ApprovalsTelemetry | undefined;
   url = "";
 
   private constructor(
@@ -94,8 +96,10 @@ export class ApprovalsApp {
       authorizeCheckpoint: (req) => http!.authorizeService(req),
       ...(signingKey ? { checkpoint: async () => (await store.auditCheckpoint(), (await reader!.latestCheckpoint())!) } : {}),
     });
-    http = new ApprovalsHttp({ service, notifier, audit: auditHandler });
+    const telemetry = c.options.telemetry.otlpEndpoint ? await ApprovalsTelemetry.start(c.options.telemetry) : undefined;
+    http = new ApprovalsHttp({ service, notifier, audit: auditHandler, ...(telemetry ? { telemetry } : {}) });
     const app = new ApprovalsApp(store, service, notifier, http);
+    app.telemetry = telemetry;
     app.readerDb = readerDb;
     service.start();
     notifier.start();
@@ -121,5 +125,7 @@ export class ApprovalsApp {
     if (this.checkpointTimer) await this.store.auditCheckpoint().catch(() => undefined);
     this.readerDb?.close();
     await this.store.close();
+    await this.telemetry?.shutdown().catch(() => undefined);
+    this.telemetry = undefined;
   }
 }

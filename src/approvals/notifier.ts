@@ -1,9 +1,9 @@
 // The outbox worker: delivers the notification rows that state changes wrote
 // in their own transactions (so a chat outage never loses or blocks a pause).
 //
-// Delivery is at-least-once: a row is leased (so two instances never send
-// it at the same time), POSTed, then marked delivered; a crash between the
-// POST and the mark re-sends it after the lease. Receivers de-duplicate on
+// Delivery is at-least-once: a row is leased for 15 s (so two instances
+// never send it at the same time), POSTed, then marked delivered; a crash
+// between the POST and the mark re-sends it once the lease runs out. Receivers de-duplicate on
 // `x-aecp-delivery-id` (the outbox row id). Failures (non-2xx, network,
 // timeout) retry with exponential backoff and jitter up to 5 minutes, and a
 // row is given up (`dead`) after `notifyMaxAttempts`.
@@ -21,7 +21,8 @@ import type { ApprovalsOptions } from "./options.js";
 import type { ApprovalsService } from "./service.js";
 import type { ApprovalsStore, OutboxRow } from "./store.js";
 
-const LEASE_MS = 30_000;
+/** A claimed row is invisible to other workers this long (3 × the delivery timeout); a crashed worker's rows come back after it. */
+const LEASE_MS = 15_000;
 const BATCH = 50;
 const TIMEOUT_MS = 5000;
 const MAX_BACKOFF_MS = 300_000;

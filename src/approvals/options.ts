@@ -10,6 +10,7 @@ import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { AecpError } from "../common/index.js";
 import { parsePrivateKeyPem, type PrivateKey } from "../bundle/index.js";
+import { telemetryOptions, type TelemetryOptions } from "../executive/index.js";
 import type { Approver } from "./model.js";
 
 export interface WebhookTarget {
@@ -55,6 +56,8 @@ export interface ApprovalsOptions {
   readonly notifyMaxAttempts: number;
   /** Longest long poll (`?wait=`), seconds (`max_wait_s`). Default 60. */
   readonly maxWaitS: number;
+  /** OpenTelemetry export (`telemetry:`, the sidecar's keys: otlpEndpoint, serviceName, sampleRatio, metricIntervalMs, headers). Default off. */
+  readonly telemetry: TelemetryOptions;
 }
 
 export const APPROVALS_DEFAULTS = Object.freeze({
@@ -85,6 +88,7 @@ const KEYS = [
   "notify_backoff_ms",
   "notify_max_attempts",
   "max_wait_s",
+  "telemetry",
 ] as const;
 const APPROVER_KEYS = ["id", "token", "groups", "roles", "slack_user_id", "principals"];
 const NOTIFY_KEYS = ["slack_webhook_url", "slack_signing_secret", "webhooks"];
@@ -237,5 +241,6 @@ export function approvalsOptions(raw: unknown, baseDir: string = process.cwd()):
     notifyBackoffMs: int("notify_backoff_ms", r["notify_backoff_ms"], D.notifyBackoffMs, 1, 3_600_000),
     notifyMaxAttempts: int("notify_max_attempts", r["notify_max_attempts"], D.notifyMaxAttempts, 1, 1000),
     maxWaitS: int("max_wait_s", r["max_wait_s"], D.maxWaitS, 0, 600),
+    telemetry: telemetryOptions(r["telemetry"] ?? {}),
   });
 }

@@ -29,6 +29,7 @@ import type { Notifier } from "./notifier.js";
 import { handleSlackInteraction } from "./slack.js";
 import { checkCsrf, csrfToken, newCsrfCookie, parseCookies, signSession, verifyLink, verifySession } from "./links.js";
 import { HTML_HEADERS, decideForm, executionPage, listPage, messagePage } from "./ui.js";
+import type { ApprovalsTelemetry } from "./telemetry.js";
 
 const MAX_JSON_BYTES = 1024 * 1024;
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
@@ -43,6 +44,8 @@ export interface ApprovalsServerDeps {
   service: ApprovalsService;
   notifier?: Notifier;
   audit?: AuditHandler;
+  /** OpenTelemetry spans and metrics per request, when enabled. */
+  telemetry?: ApprovalsTelemetry;
 }
 
 type Caller = { kind: "service"; name: string } | { kind: "approver"; approver: Approver };
@@ -89,9 +92,21 @@ export class ApprovalsHttp {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     let route = "other";
-    res.on("finish", () => this.count(route, res.statusCode));
+    const startMs = performance.now();
     const url = new URL(req.url ?? "/", "http://approvals.invalid");
     const path = url.pathname;
+    res.on("finish", () => {
+      this.count(route, res.statusCode);
+      this.deps.telemetry?.record({
+        route,
+        method: req.method ?? "GET",
+        status: res.statusCode,
+        startMs,
+        endMs: performance.now(),
+        headers: req.headers,
+        executionId: ID_PATH.exec(path)?.[1],
+      });
+    });
     const run = async (): Promise<void> => {
       if (path === "/healthz") return json(res, 200, { status: "ok", version: AECP_VERSION });
       if (path === "/readyz") {

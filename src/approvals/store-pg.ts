@@ -95,9 +95,10 @@ export class PgStore implements ApprovalsStore {
       throw storeFailed(e);
     }
     try {
-      if (this.schema) await this.q(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`, [], c);
+      // the lock first: CREATE SCHEMA IF NOT EXISTS itself races between instances starting together
       await this.q("SELECT pg_advisory_lock(hashtext('aecp_approvals_migrate'))", [], c);
       try {
+        if (this.schema) await this.q(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`, [], c);
         await this.q(MIGRATIONS_TABLE_SQL, [], c);
         const done = new Set((await this.q("SELECT version FROM approvals_migrations", [], c)).map((r) => Number(r["version"])));
         for (const m of MIGRATIONS) {
