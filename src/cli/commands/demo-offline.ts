@@ -49,9 +49,10 @@ export async function buildBundles(dir: string, state: string, log: (s: string) 
 /**
  * Compiles every bundle folder of `dir` with `<keyDir>/aecp.key` into
  * `bundleDir`, verifying each; the folder named `first` goes first, and
- * `onBuilt` sees each bundle as soon as it is verified.
+ * `onBuilt` sees each bundle as soon as it is verified; `stopped` is asked
+ * before each folder (a Ctrl-C during the demo's start skips the rest).
  */
-export async function compileAll(dir: string, keyDir: string, bundleDir: string, opts: { first?: string; onBuilt?: (b: BuiltBundle) => void } = {}): Promise<BuildResult> {
+export async function compileAll(dir: string, keyDir: string, bundleDir: string, opts: { first?: string; onBuilt?: (b: BuiltBundle) => void; stopped?: () => boolean } = {}): Promise<BuildResult> {
   mkdirSync(bundleDir, { recursive: true });
   if (!existsSync(dir)) throw new AecpError("AECP_IO", `policy folder \`${dir}\` does not exist`);
   const folders = readdirSync(dir)
@@ -64,6 +65,7 @@ export async function compileAll(dir: string, keyDir: string, bundleDir: string,
   let failed = 0;
   const built: BuiltBundle[] = [];
   for (const folder of folders) {
+    if (opts.stopped?.()) break;
     const name = folder.split(/[\\/]/).pop()!;
     const file = join(bundleDir, `${name}.bundle`);
     if ((await compileCommand([folder], { output: file, key: join(keyDir, "aecp.key"), name })) !== EXIT_OK) {

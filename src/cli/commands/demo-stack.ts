@@ -18,7 +18,7 @@
 // exits unexpectedly stops the rest and the demo exits 1, naming it and
 // showing the end of its log.
 
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parsePrivateKeyPem } from "../../bundle/index.js";
 import { AecpError, isAecpError } from "../../common/index.js";
@@ -62,6 +62,7 @@ export async function runStack(o: DemoOptions): Promise<number> {
     if (pid && pid !== process.pid && isAlive(pid)) {
       throw new AecpError("AECP_USAGE", `a demo stack already runs on state folder \`${o.state}\` (pid ${pid}); stop it with Ctrl-C in its terminal, or use another --state`);
     }
+    rmSync(p.running, { force: true }); // left by a demo that was killed
   }
 
   // 1. ports, credentials, configuration
@@ -154,7 +155,7 @@ export async function runStack(o: DemoOptions): Promise<number> {
       publishing.catch(() => undefined);
     };
     const tBuild = performance.now();
-    const built = await race(compileAll(o.dir, keyDir, join(o.state, "bundles"), { first: o.follow, onBuilt: publish }));
+    const built = await race(compileAll(o.dir, keyDir, join(o.state, "bundles"), { first: o.follow, onBuilt: publish, stopped: () => signals > 0 || failure !== undefined }));
     if (built.failed > 0) out(`  ${built.failed} bundle folder${built.failed === 1 ? "" : "s"} did not compile (diagnostics above); continuing with the others`);
     const follow = built.built.find((b) => b.name === o.follow);
     if (!follow) throw new AecpError("AECP_CONFIG_INVALID", `no bundle \`${o.follow}\` was built from \`${o.dir}\` (built: ${built.built.map((b) => b.name).join(", ") || "none"}); choose one with --follow <name>`);
