@@ -166,6 +166,11 @@ describe("HTTP API", () => {
     expect(r.status).toBe(404);
     expect(r.json()).toMatchObject({ error: { code: "AECP_DISTRIBUTION_NOT_FOUND" } });
     expect((await get(`${s.url}/v1/bundles/..%2Fetc/manifest`)).json()).toMatchObject({ error: { code: "AECP_DISTRIBUTION_BAD_REQUEST" } });
+    expect((await get(`${s.url}/v1/bundles/%E0%A4%A/manifest`)).json()).toMatchObject({ error: { code: "AECP_DISTRIBUTION_BAD_REQUEST" } });
+    expect((await get(`${s.url}/nope`)).status).toBe(404);
+    const del = await request(`${s.url}/v1/bundles`, { method: "DELETE" });
+    expect(del.statusCode).toBe(405);
+    await del.body.dump();
   });
 
   it("publishes revisions 1, 2 with manifests, ETag/304, lists and immutable blobs", async () => {

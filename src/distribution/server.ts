@@ -230,13 +230,13 @@ export class DistributionServer {
     if (path === "/metrics") return this.text(res, 200, this.metrics(), "text/plain; version=0.0.4");
     // /v1/blobs/sha256:<hex>
     if (parts[1] === "blobs" && parts.length === 3) {
-      const digest = decodeURIComponent(parts[2]!);
+      const digest = decodePart(parts[2]!);
       if (!DIGEST.test(digest)) throw new AecpError("AECP_DISTRIBUTION_BAD_REQUEST", "blob digest must be sha256:<64 lowercase hex>");
       return write ? this.putBlob(req, res, digest) : this.getBlob(req, res, digest);
     }
     if (parts[1] === "bundles") {
       if (parts.length === 2 && !write) return this.json(res, 200, { bundles: this.bundles().map((s) => this.summary(s)) });
-      const name = decodeURIComponent(parts[2] ?? "");
+      const name = decodePart(parts[2] ?? "");
       if (!BUNDLE_NAME.test(name)) throw new AecpError("AECP_DISTRIBUTION_BAD_REQUEST", "invalid bundle name in path");
       if (parts.length === 4 && parts[3] === "manifest") return write ? this.publish(req, res, name) : this.getManifest(req, res, name, url.searchParams);
       if (!write && parts.length === 4 && parts[3] === "revisions") return this.json(res, 200, { name, revisions: await this.storage.revisions(name) });
@@ -498,6 +498,14 @@ export class DistributionServer {
       ...this.bundles().map((s) => `aecp_distribution_bundle_revision{name="${s.name}"} ${s.revision}`),
     ];
     return lines.join("\n") + "\n";
+  }
+}
+
+function decodePart(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new AecpError("AECP_DISTRIBUTION_BAD_REQUEST", "malformed percent-encoding in the path");
   }
 }
 
