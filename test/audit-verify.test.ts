@@ -228,6 +228,17 @@ describe("audit proof", () => {
     const moved = structuredClone(doc);
     moved.entries[0]!.index = 5;
     expect(verifyExecutionProof(moved, trusted).ok).toBe(false);
+    // offline, from files, with the CLI
+    const good = join(dir, "proof.json");
+    const forged = join(dir, "proof-bad.json");
+    writeFileSync(good, c.stdout);
+    writeFileSync(forged, JSON.stringify(bad));
+    const ok2 = await cli(["audit", "check-proof", good, "--pub", PUB]);
+    expect(ok2.code).toBe(0);
+    expect(ok2.stdout).toMatch(new RegExp(`^ok: ${doc.entries.length} audit entries of execution \`ex-4\` proven against checkpoint size ${N}, .* \\(signature verified\\)`));
+    const bad2 = await cli(["audit", "check-proof", forged, "--pub", PUB]);
+    expect(bad2.code).toBe(1);
+    expect(bad2.stderr).toMatch(/FAILED: .*\n {2}entry 22 /);
   });
 
   it("entries newer than the latest checkpoint are reported, and an unknown execution is an error", async () => {

@@ -137,6 +137,12 @@ export function buildProgram(runner: Runner): Command {
     .option("--pub <public.pem>", "trusted checkpoint key (repeatable)", collect, [])
     .option("--schema <name>", "PostgreSQL schema holding the audit tables")
     .action((id, o) => runner(async () => (await import("./commands/audit.js")).auditProofCommand(id, o)));
+  audit
+    .command("check-proof")
+    .description("verify a proof document printed by `aecp audit proof`, offline; exit 0 only when every proof and (with --pub) the checkpoint signature verify")
+    .argument("<proof.json>")
+    .option("--pub <public.pem>", "trusted checkpoint key (repeatable)", collect, [])
+    .action((f, o) => runner(async () => (await import("./commands/audit.js")).auditCheckProofCommand(f, o)));
 
   program
     .command("replay")

@@ -5,6 +5,9 @@
 // `aecp audit proof <execution-id> (--db … | --approvals <url>) [--pub …]`
 //   prints the execution's entries with inclusion proofs against the latest
 //   checkpoint (JSON, verifiable offline); exit 1 when they do not verify.
+// `aecp audit check-proof <proof.json> [--pub <checkpoint key>]...`
+//   verifies such a document offline; exit 0 only when every proof (and,
+//   with --pub, the checkpoint signature) verifies.
 // The approvals token comes from AECP_APPROVALS_TOKEN (read here, in the CLI).
 
 import Database from "better-sqlite3";
@@ -23,7 +26,7 @@ import {
 } from "../../audit/index.js";
 import type { TrustedKeys } from "../../bundle/index.js";
 import { AecpError } from "../../common/index.js";
-import { EXIT_FAIL, EXIT_OK } from "../io.js";
+import { readText, EXIT_FAIL, EXIT_OK } from "../io.js";
 import { trustedFrom } from "./verify.js";
 
 export interface AuditSourceOptions {
@@ -113,4 +116,27 @@ export async function auditProofCommand(execution: string, o: AuditSourceOptions
   } finally {
     await src.close();
   }
+}
+
+export function auditCheckProofCommand(file: string, o: { pub: string[] }): number {
+  const trusted = trustedOrUndefined(o.pub);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readText(file));
+  } catch (cause) {
+    if (cause instanceof AecpError) throw cause;
+    throw new AecpError("AECP_AUDIT_PROOF_INVALID", `\`${file}\` is not JSON`, { cause });
+  }
+  const check = verifyExecutionProof(doc, trusted);
+  if (!trusted) process.stderr.write("warning: no --pub given; the checkpoint signature was NOT checked\n");
+  const cp = check.checkpoint;
+  if (!check.ok || !cp) {
+    process.stderr.write(`FAILED: ${file}\n${check.problems.map((p) => `  ${p}\n`).join("")}`);
+    return EXIT_FAIL;
+  }
+  const execution = (doc as { execution: string }).execution;
+  process.stdout.write(
+    `ok: ${check.verified.length} audit entries of execution \`${execution}\` proven against checkpoint size ${cp.size}, root ${toHex(cp.root)}, key ${cp.keyId}${trusted ? " (signature verified)" : ""}\n`,
+  );
+  return EXIT_OK;
 }
