@@ -37,6 +37,8 @@ export type ConsumeOutcome = "consumed" | "pending" | "rejected" | "expired" | "
 export const MAX_WAITERS = 20_000;
 /** Batched re-check period of held long polls, ms: the fallback when a change notification is missed (SQLite shared by processes). */
 const WAIT_RECHECK_MS = 1000;
+/** How long accepted Slack signatures are remembered (replay protection; Slack's window is 5 minutes). */
+const SLACK_REPLAY_MEMORY_MS = 10 * 60_000;
 /** Most records in one decision-log batch. */
 export const MAX_DECISION_LOG_BATCH = 10_000;
 
@@ -68,6 +70,7 @@ export class ApprovalsService {
   private sweeper: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private sweeping = false;
+  private sweeps = 0;
   private recheckTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Called after a commit that enqueued outbox rows (the notifier delivers at once). */
@@ -81,7 +84,11 @@ export class ApprovalsService {
 
   start(): void {
     this.unsubscribe = this.store.onChange((id) => this.wake(id));
-    this.sweeper = setInterval(() => void this.expireDue().catch(() => undefined), this.options.expirySweepMs);
+    this.sweeper = setInterval(() => {
+      void this.expireDue().catch(() => undefined);
+      // Slack signatures are refused after 5 minutes anyway; remembering them 10 is enough to stop replays
+      if (++this.sweeps % 60 === 0) void this.store.pruneOnce("slack", this.now() - SLACK_REPLAY_MEMORY_MS).catch(() => undefined);
+    }, this.options.expirySweepMs);
     this.sweeper.unref();
   }
 
