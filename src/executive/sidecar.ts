@@ -26,7 +26,9 @@ import { attributesFromCheckRequestJson } from "./checkrequest.js";
 import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "./envoy.js";
 import { authzMode, serveAuthz, type AuthzDecider } from "./http-authz.js";
 import type { SidecarOptions } from "./options.js";
-import { outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "./response.js";
+import { outcomeForDecision, outcomeForError, type CheckOutcome } from "./response.js";
+import { encodeCheckResponse } from "./check-response-wire.js";
+import { decodeCheckRequest, MalformedCheckRequest } from "./check-request-wire.js";
 import { BundleStore, type BundleMeta } from "./bundle-store.js";
 import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
 import { PauseHandler } from "./pause.js";
@@ -144,17 +146,27 @@ export class Sidecar {
     const pkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
       envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
     };
-    this.grpcServer.addService(pkg.envoy.service.auth.v3.Authorization.service, {
+    // Our own wire code on both sides of Check (check-request-wire.ts,
+    // check-response-wire.ts): requests are read straight into the fields the
+    // adapter uses, responses written straight from the outcome. Both are
+    // checked against protobufjs with Envoy's protos in the tests.
+    const service = pkg.envoy.service.auth.v3.Authorization.service;
+    const checkMethod = service["Check"]!;
+    const wire: grpc.ServiceDefinition = {
+      ...service,
+      Check: { ...checkMethod, requestDeserialize: (b: Buffer) => decodeCheckRequest(b), responseSerialize: (o: CheckOutcome) => encodeCheckResponse(o) },
+    };
+    this.grpcServer.addService(wire, {
       Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         // INVARIANT: a policy decision (and any failure to decide) is a CheckResponse, never a gRPC error.
         const t0 = performance.now();
         const outcome = this.checkGrpc(call.request);
         if (outcome.pending === undefined) {
-          callback(null, toCheckResponse(outcome));
+          callback(null, outcome);
           this.observeCheck(outcome, t0, "grpc");
         } else
           void this.settle(outcome).then((o) => {
-            callback(null, toCheckResponse(o));
+            callback(null, o);
             this.observeCheck(o, t0, "grpc");
           });
       },
@@ -298,6 +310,7 @@ export class Sidecar {
   }
 
   private checkGrpc(request: unknown): CheckOutcome {
+    if (request instanceof MalformedCheckRequest) return this.failure(request.error.code, ERROR_CODES[request.error.code].http, randomUUID());
     return this.decideFrom(() => attributesFromGrpcCheckRequest(request, { maxBodyBytes: this.options.maxBodyBytes }));
   }
 

@@ -1,0 +1,388 @@
+// CheckRequest protobuf bytes → the object form the adapter reads: the
+// sidecar's gRPC request deserializer. protobufjs decoded every field of
+// Envoy's AttributeContext into objects (and its JS UTF-8 reader) for about
+// a quarter of a Check's CPU; this reader walks the wire format once and
+// materializes only the fields attributesFromGrpcCheckRequest() reads,
+// skipping the rest (timestamps, certificates, TLS session, typed metadata,
+// route metadata, …) without decoding them.
+//
+// INVARIANT: for any CheckRequest, attributesFromGrpcCheckRequest() of this
+// object equals attributesFromGrpcCheckRequest() of protobufjs's decode with
+// LOADER_OPTIONS — test/check-request-wire.test.ts checks every captured
+// sample in ../shared/checkrequests and random requests against protobufjs.
+// Differences by design: invalid UTF-8 in a string becomes U+FFFD (Node's
+// decoder) rather than protobufjs's lenient decoding, map keys are kept as
+// data in null-prototype objects (a `__proto__` header cannot reach a
+// prototype), and malformed bytes or metadata nested deeper than
+// MAX_NESTING are a MalformedCheckRequest (the sidecar fails closed with a
+// reason code) instead of an exception that grpc-js turns into INTERNAL.
+//
+// Field numbers (envoy/service/auth/v3/attribute_context.proto and friends):
+//   CheckRequest      attributes 1
+//   AttributeContext  source 1, destination 2, request 4, context_extensions 10 (map), metadata_context 11
+//   Peer              address 1 (Address: socket_address 1: address 2, port_value 3), service 2, labels 3 (map), principal 4
+//   Request           http 2
+//   HttpRequest       id 1, method 2, headers 3 (map), path 4, host 5, scheme 6, protocol 10, body 11, raw_body 12,
+//                     header_map 13 (HeaderMap: headers 1: HeaderValue key 1, value 2, raw_value 3)
+//   Metadata          filter_metadata 1 (map<string, Struct>)
+//   Struct            fields 1 (map<string, Value>); Value: null 1, number 2, string 3, bool 4, struct 5, list 6 (values 1)
+
+import { AecpError } from "../common/index.js";
+
+/** Deepest Struct/Value nesting accepted in metadata (Envoy's own limit for proto parsing is 100). */
+export const MAX_NESTING = 64;
+
+/** A request whose bytes could not be read: the sidecar answers it fail-closed with `error.code`. */
+export class MalformedCheckRequest {
+  constructor(readonly error: AecpError) {}
+}
+
+type Obj = Record<string, unknown>;
+
+const malformed = (why: string): never => {
+  throw new AecpError("AECP_REQUEST_MALFORMED", `CheckRequest bytes are malformed: ${why}`);
+};
+
+// Buffer#utf8Slice is what Buffer#toString("utf8", start, end) calls after
+// normalizing its arguments; the reader's bounds are already checked.
+const bufferUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string }).utf8Slice;
+const utf8Slice: (b: Buffer, start: number, end: number) => string =
+  typeof bufferUtf8Slice === "function" ? (b, start, end) => bufferUtf8Slice.call(b, start, end) : (b, start, end) => b.toString("utf8", start, end);
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  /** A varint as a number (exact below 2^53; larger ones only need skipping). */
+  varint(): number {
+    const b = this.buf;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) return malformed("truncated varint");
+      const byte = b[this.pos++]!;
+      result += (byte & 0x7f) * mul;
+      if (byte < 0x80) return result;
+      mul *= 128;
+    }
+    return malformed("varint longer than 10 bytes");
+  }
+
+  /** Length of a length-delimited field; returns its end. */
+  lengthEnd(): number {
+    const len = this.varint();
+    const end = this.pos + len;
+    if (end > this.end) malformed("a field runs past the end of its message");
+    return end;
+  }
+
+  string(): string {
+    const end = this.lengthEnd();
+    const s = end === this.pos ? "" : utf8Slice(this.buf, this.pos, end);
+    this.pos = end;
+    return s;
+  }
+
+  bytes(): Buffer {
+    const end = this.lengthEnd();
+    const b = this.buf.subarray(this.pos, end); // by reference, as protobufjs does
+    this.pos = end;
+    return b;
+  }
+
+  double(): number {
+    if (this.pos + 8 > this.end) malformed("truncated double");
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  skip(wire: number): void {
+    switch (wire) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.pos += 8;
+        break;
+      case 2:
+        this.pos = this.lengthEnd();
+        return;
+      case 5:
+        this.pos += 4;
+        break;
+      default:
+        malformed(`unsupported wire type ${wire}`);
+    }
+    if (this.pos > this.end) malformed("truncated fixed-width field");
+  }
+
+  /** The next field's tag (number * 8 + wire type); the hot loops below call this inline. */
+  tag(): number {
+    const b = this.buf;
+    if (this.pos < this.end) {
+      const byte = b[this.pos]!;
+      if (byte < 0x80) {
+        this.pos++;
+        if (byte < 8) malformed("field number 0");
+        return byte;
+      }
+    }
+    const t = this.varint();
+    if (t < 8) malformed("field number 0");
+    return t;
+  }
+
+  /** Run `field(number, wire)` for every field of the message ending at `end`. */
+  fields(end: number, field: (n: number, wire: number) => void): void {
+    while (this.pos < end) {
+      const tag = this.varint();
+      const n = Math.floor(tag / 8);
+      if (n === 0) malformed("field number 0");
+      field(n, tag & 7);
+    }
+    if (this.pos !== end) malformed("a field runs past the end of its message");
+  }
+
+  /** Enter a length-delimited sub-message: returns its end (continue reading fields up to it). */
+  sub(wire: number): number {
+    if (wire !== 2) malformed(`expected a message, got wire type ${wire}`);
+    return this.lengthEnd();
+  }
+}
+
+function expectLen(r: Reader, wire: number): void {
+  if (wire !== 2) malformed(`expected a string, got wire type ${wire}`);
+  void r;
+}
+
+/** map<string, string> entry → target[key] = value (last wins, as protobufjs). */
+function mapEntry(r: Reader, wire: number, target: Obj): void {
+  const end = r.sub(wire);
+  let key = "";
+  let value = "";
+  while (r.pos < end) {
+    const t = r.tag();
+    if (t === 10) key = r.string();
+    else if (t === 18) value = r.string();
+    else r.skip(t & 7);
+  }
+  if (r.pos !== end) malformed("a field runs past the end of its message");
+  target[key] = value;
+}
+
+function peer(r: Reader, end: number): Obj {
+  const p: Obj = {};
+  r.fields(end, (n, w) => {
+    switch (n) {
+      case 1: {
+        const addrEnd = r.sub(w);
+        const address: Obj = {};
+        r.fields(addrEnd, (an, aw) => {
+          if (an !== 1) return r.skip(aw);
+          const saEnd = r.sub(aw);
+          const sa: Obj = {};
+          r.fields(saEnd, (sn, sw) => {
+            if (sn === 2 && sw === 2) sa["address"] = r.string();
+            else if (sn === 3 && sw === 0) sa["port_value"] = r.varint() % 4294967296;
+            else r.skip(sw);
+          });
+          address["socket_address"] = sa;
+        });
+        p["address"] = address;
+        return;
+      }
+      case 2:
+        expectLen(r, w);
+        p["service"] = r.string();
+        return;
+      case 3:
+        mapEntry(r, w, (p["labels"] ??= Object.create(null) as Obj) as Obj);
+        return;
+      case 4:
+        expectLen(r, w);
+        p["principal"] = r.string();
+        return;
+      default:
+        r.skip(w);
+    }
+  });
+  return p;
+}
+
+function headerMap(r: Reader, end: number): Obj {
+  const headers: Obj[] = [];
+  r.fields(end, (n, w) => {
+    if (n !== 1) return r.skip(w);
+    const hvEnd = r.sub(w);
+    const hv: Obj = {};
+    r.fields(hvEnd, (hn, hw) => {
+      if (hn === 1 && hw === 2) hv["key"] = r.string();
+      else if (hn === 2 && hw === 2) hv["value"] = r.string();
+      else if (hn === 3 && hw === 2) hv["raw_value"] = r.bytes();
+      else r.skip(hw);
+    });
+    headers.push(hv);
+  });
+  return { headers };
+}
+
+/** HttpRequest string fields by field number (a dense array: a fast element load). */
+const HTTP_STRINGS: readonly (string | undefined)[] = [undefined, "id", "method", undefined, "path", "host", "scheme", undefined, undefined, undefined, "protocol", "body"];
+
+function httpRequest(r: Reader, end: number): Obj {
+  const h: Obj = {};
+  let headers: Obj | undefined;
+  while (r.pos < end) {
+    const t = r.tag();
+    const n = Math.floor(t / 8);
+    const w = t & 7;
+    if (n === 3) mapEntry(r, w, (headers ??= Object.create(null) as Obj));
+    else if (HTTP_STRINGS[n] !== undefined) {
+      expectLen(r, w);
+      h[HTTP_STRINGS[n]] = r.string();
+    } else if (n === 12) {
+      expectLen(r, w);
+      h["raw_body"] = r.bytes();
+    } else if (n === 13) h["header_map"] = headerMap(r, r.sub(w));
+    else r.skip(w);
+  }
+  if (r.pos !== end) malformed("a field runs past the end of its message");
+  if (headers !== undefined) h["headers"] = headers;
+  return h;
+}
+
+/** google.protobuf.Value in protobufjs object form (camelCase, `kind` set: LOADER_OPTIONS oneofs). */
+function value(r: Reader, end: number, depth: number): Obj {
+  if (depth > MAX_NESTING) malformed(`metadata nested deeper than ${MAX_NESTING} levels`);
+  const v: Obj = {};
+  r.fields(end, (n, w) => {
+    switch (n) {
+      case 1:
+        if (w !== 0) return r.skip(w);
+        r.varint();
+        v["kind"] = "nullValue";
+        v["nullValue"] = "NULL_VALUE";
+        return;
+      case 2:
+        if (w !== 1) return r.skip(w);
+        v["kind"] = "numberValue";
+        v["numberValue"] = r.double();
+        return;
+      case 3:
+        expectLen(r, w);
+        v["kind"] = "stringValue";
+        v["stringValue"] = r.string();
+        return;
+      case 4:
+        if (w !== 0) return r.skip(w);
+        v["kind"] = "boolValue";
+        v["boolValue"] = r.varint() !== 0;
+        return;
+      case 5:
+        v["kind"] = "structValue";
+        v["structValue"] = struct(r, r.sub(w), depth + 1);
+        return;
+      case 6: {
+        const listEnd = r.sub(w);
+        const values: Obj[] = [];
+        r.fields(listEnd, (ln, lw) => (ln === 1 ? void values.push(value(r, r.sub(lw), depth + 1)) : r.skip(lw)));
+        v["kind"] = "listValue";
+        v["listValue"] = { values };
+        return;
+      }
+      default:
+        r.skip(w);
+    }
+  });
+  return v;
+}
+
+function struct(r: Reader, end: number, depth: number): Obj {
+  if (depth > MAX_NESTING) malformed(`metadata nested deeper than ${MAX_NESTING} levels`);
+  const fields = Object.create(null) as Obj;
+  r.fields(end, (n, w) => {
+    if (n !== 1) return r.skip(w);
+    const entryEnd = r.sub(w);
+    let key = "";
+    let val: Obj | undefined;
+    r.fields(entryEnd, (en, ew) => {
+      if (en === 1 && ew === 2) key = r.string();
+      else if (en === 2) val = value(r, r.sub(ew), depth + 1);
+      else r.skip(ew);
+    });
+    fields[key] = val ?? {};
+  });
+  return { fields };
+}
+
+function metadata(r: Reader, end: number): Obj {
+  const filter = Object.create(null) as Obj;
+  let seen = false;
+  r.fields(end, (n, w) => {
+    if (n !== 1) return r.skip(w);
+    seen = true;
+    const entryEnd = r.sub(w);
+    let key = "";
+    let s: Obj = { fields: Object.create(null) as Obj };
+    r.fields(entryEnd, (en, ew) => {
+      if (en === 1 && ew === 2) key = r.string();
+      else if (en === 2) s = struct(r, r.sub(ew), 1);
+      else r.skip(ew);
+    });
+    filter[key] = s;
+  });
+  return seen ? { filter_metadata: filter } : {};
+}
+
+function attributeContext(r: Reader, end: number): Obj {
+  const a: Obj = {};
+  r.fields(end, (n, w) => {
+    switch (n) {
+      case 1:
+        a["source"] = peer(r, r.sub(w));
+        return;
+      case 2:
+        a["destination"] = peer(r, r.sub(w));
+        return;
+      case 4: {
+        const reqEnd = r.sub(w);
+        const req: Obj = {};
+        r.fields(reqEnd, (rn, rw) => (rn === 2 ? void (req["http"] = httpRequest(r, r.sub(rw))) : r.skip(rw)));
+        a["request"] = req;
+        return;
+      }
+      case 10:
+        mapEntry(r, w, (a["context_extensions"] ??= Object.create(null) as Obj) as Obj);
+        return;
+      case 11:
+        a["metadata_context"] = metadata(r, r.sub(w));
+        return;
+      default:
+        r.skip(w);
+    }
+  });
+  return a;
+}
+
+/**
+ * Decode a CheckRequest message. Never throws: bytes that are not a valid
+ * CheckRequest give a MalformedCheckRequest carrying the reason.
+ */
+export function decodeCheckRequest(buf: Buffer): Obj | MalformedCheckRequest {
+  try {
+    const r = new Reader(buf, 0, buf.length);
+    const out: Obj = {};
+    r.fields(buf.length, (n, w) => (n === 1 ? void (out["attributes"] = attributeContext(r, r.sub(w))) : r.skip(w)));
+    return out;
+  } catch (e) {
+    if (e instanceof AecpError) return new MalformedCheckRequest(e);
+    return new MalformedCheckRequest(new AecpError("AECP_REQUEST_MALFORMED", "CheckRequest bytes are malformed", { cause: e }));
+  }
+}

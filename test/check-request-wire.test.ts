@@ -1,0 +1,183 @@
+// The sidecar's own CheckRequest reader (src/executive/check-request-wire.ts)
+// against protobufjs with Envoy's protos: for every captured sample and for
+// random requests, the attributes the adapter extracts are identical; bad
+// bytes become a MalformedCheckRequest, never an exception.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { isAecpError } from "../src/common/index.js";
+import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "../src/executive/index.js";
+import { decodeCheckRequest, MalformedCheckRequest, MAX_NESTING } from "../src/executive/check-request-wire.js";
+import { grpcCheckRequest, type Json } from "./sidecar/convert.js";
+import { deeplyNestedCheckRequest } from "./sidecar/wire.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const FIXTURES = join(ROOT, "test/fixtures/checkrequests");
+
+const check = (envoyAuthPackageDefinition()["envoy.service.auth.v3.Authorization"] as unknown as Record<string, unknown>)["Check"] as {
+  requestSerialize: (o: unknown) => Buffer;
+  requestDeserialize: (b: Buffer) => unknown;
+};
+
+/** attributes, or the error code, from one decoded request. */
+function extract(decoded: unknown): unknown {
+  try {
+    return attributesFromGrpcCheckRequest(decoded, { maxBodyBytes: 1 << 20 });
+  } catch (e) {
+    return { error: isAecpError(e) ? e.code : String(e) };
+  }
+}
+
+function sameAttributes(bytes: Buffer): void {
+  const ours = decodeCheckRequest(bytes);
+  expect(ours).not.toBeInstanceOf(MalformedCheckRequest);
+  expect(extract(ours)).toEqual(extract(check.requestDeserialize(bytes)));
+}
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CHARS = Array.from("abcXYZ019-_./:;%?&=# é€😀");
+function str(r: () => number, max = 12): string {
+  let s = "";
+  for (let i = Math.floor(r() * max); i > 0; i--) s += CHARS[Math.floor(r() * CHARS.length)];
+  return s;
+}
+const maybe = <T>(r: () => number, f: () => T): T | undefined => (r() < 0.6 ? f() : undefined);
+function map(r: () => number): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (let i = Math.floor(r() * 4); i > 0; i--) m[r() < 0.5 ? `x-${str(r, 6).toLowerCase()}` : str(r, 6)] = str(r, 20);
+  return m;
+}
+function value(r: () => number, depth: number): Record<string, unknown> {
+  switch (Math.floor(r() * (depth > 3 ? 4 : 6))) {
+    case 0:
+      return { nullValue: "NULL_VALUE" };
+    case 1:
+      return { numberValue: r() < 0.5 ? Math.floor(r() * 1000) - 500 : r() };
+    case 2:
+      return { stringValue: str(r) };
+    case 3:
+      return { boolValue: r() < 0.5 };
+    case 4:
+      return { structValue: struct(r, depth + 1) };
+    default:
+      return { listValue: { values: Array.from({ length: Math.floor(r() * 3) }, () => value(r, depth + 1)) } };
+  }
+}
+function struct(r: () => number, depth: number): { fields: Record<string, unknown> } {
+  const fields: Record<string, unknown> = {};
+  for (let i = Math.floor(r() * 3); i > 0; i--) fields[`f${str(r, 4)}`] = value(r, depth);
+  return { fields };
+}
+function peer(r: () => number): Record<string, unknown> {
+  return {
+    address: maybe(r, () => ({ socket_address: { address: `10.0.${Math.floor(r() * 255)}.1`, port_value: Math.floor(r() * 65536), resolver_name: str(r) } })),
+    service: maybe(r, () => str(r)),
+    labels: maybe(r, () => map(r)),
+    principal: maybe(r, () => `spiffe://cluster.local/ns/${str(r, 5)}/sa/${str(r, 5)}`),
+    certificate: maybe(r, () => str(r, 40)), // not read: skipped on the wire
+  };
+}
+
+/** A random CheckRequest in protobufjs object form, including fields the adapter does not read. */
+function randomRequest(r: () => number): Record<string, unknown> {
+  const json = JSON.stringify({ a: str(r), n: Math.floor(r() * 10) });
+  const useMap = r() < 0.2;
+  const bodyKind = r();
+  const http: Record<string, unknown> = {
+    id: maybe(r, () => String(Math.floor(r() * 1e9))),
+    method: maybe(r, () => ["GET", "POST", "PUT", "DELETE", str(r, 5)][Math.floor(r() * 5)]!),
+    path: maybe(r, () => ["/", "/api/v1/items/7?x=1&y=%41", "/a//b/./c/../d", `/${str(r, 30)}`][Math.floor(r() * 4)]!),
+    host: maybe(r, () => str(r)),
+    scheme: maybe(r, () => (r() < 0.5 ? "https" : "http")),
+    query: maybe(r, () => str(r)), // not read
+    fragment: maybe(r, () => str(r)), // not read
+    size: maybe(r, () => String(Math.floor(r() * 1e12))), // int64, not read
+    protocol: maybe(r, () => "HTTP/1.1"),
+    ...(bodyKind < 0.3 ? { body: json } : bodyKind < 0.5 ? { raw_body: Buffer.from(json) } : {}),
+  };
+  if (useMap) http["header_map"] = { headers: Object.entries(map(r)).map(([key, v]) => (r() < 0.5 ? { key: key.toLowerCase(), value: v } : { key: key.toLowerCase(), raw_value: Buffer.from(v) })) };
+  else if (r() < 0.8) http["headers"] = { ...map(r), ...(r() < 0.3 ? { "content-type": "application/json" } : {}) };
+  return {
+    attributes: {
+      source: maybe(r, () => peer(r)),
+      destination: maybe(r, () => peer(r)),
+      request: { time: maybe(r, () => ({ seconds: "1700000000", nanos: 5 })), http },
+      context_extensions: maybe(r, () => map(r)),
+      metadata_context: maybe(r, () => ({ filter_metadata: { "envoy.filters.http.jwt_authn": struct(r, 0), [str(r, 5)]: struct(r, 0) } })),
+      route_metadata_context: maybe(r, () => ({ filter_metadata: { x: struct(r, 0) } })), // not read
+      tls_session: maybe(r, () => ({ sni: str(r) })), // not read
+    },
+  };
+}
+
+describe("decodeCheckRequest", () => {
+  const names = readdirSync(FIXTURES).filter((f) => f.endsWith(".json"));
+
+  it("extracts the same attributes as protobufjs for every captured sample", () => {
+    expect(names.length).toBeGreaterThan(3);
+    for (const name of names) {
+      const sample = JSON.parse(readFileSync(join(FIXTURES, name), "utf8")) as Json;
+      let obj: unknown;
+      try {
+        obj = grpcCheckRequest(sample);
+      } catch {
+        continue; // malformed samples are rejected before the wire (sidecar.test.ts)
+      }
+      sameAttributes(check.requestSerialize(obj));
+    }
+  });
+
+  it("extracts the same attributes as protobufjs for 500 random requests (unread fields skipped)", () => {
+    const r = rng(Number(process.env["FUZZ_SEED"] ?? 3058));
+    for (let i = 0; i < 500; i++) sameAttributes(check.requestSerialize(randomRequest(r)));
+  });
+
+  it("never throws on bad bytes: truncations, bit flips and garbage are MalformedCheckRequest or decode", () => {
+    const r = rng(7);
+    const good = check.requestSerialize(randomRequest(r));
+    for (let cut = 0; cut < good.length; cut++) {
+      const out = decodeCheckRequest(good.subarray(0, cut));
+      if (out instanceof MalformedCheckRequest) expect(out.error.code).toBe("AECP_REQUEST_MALFORMED");
+    }
+    for (let i = 0; i < 2000; i++) {
+      const b = Buffer.from(good);
+      const at = Math.floor(r() * b.length);
+      b[at] = b[at]! ^ (1 << Math.floor(r() * 8));
+      const out = decodeCheckRequest(b);
+      if (!(out instanceof MalformedCheckRequest)) extract(out); // the adapter copes with whatever decoded
+    }
+    for (let i = 0; i < 500; i++) decodeCheckRequest(Buffer.from(Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256))));
+  });
+
+  it(`rejects metadata nested deeper than ${MAX_NESTING} levels with a reason (protobufjs gave grpc INTERNAL past 100)`, () => {
+    const bytes = deeplyNestedCheckRequest("/", 120);
+    expect(decodeCheckRequest(deeplyNestedCheckRequest("/", 20))).not.toBeInstanceOf(MalformedCheckRequest);
+    const out = decodeCheckRequest(bytes);
+    expect(out).toBeInstanceOf(MalformedCheckRequest);
+    expect((out as MalformedCheckRequest).error.message).toContain(`deeper than ${MAX_NESTING}`);
+  });
+
+  it("keeps map keys as data: a `__proto__` header does not reach a prototype", () => {
+    const bytes = check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers: { a: "1" } } } } });
+    // append a headers map entry {"__proto__": "x"} by hand (protobufjs objects cannot hold that key)
+    const entry = Buffer.concat([Buffer.from([0x0a, 9]), Buffer.from("__proto__"), Buffer.from([0x12, 1]), Buffer.from("x")]);
+    const http = Buffer.concat([Buffer.from([0x1a, entry.length]), entry]);
+    const req = Buffer.concat([Buffer.from([0x12, http.length]), http]);
+    const attrs = Buffer.concat([Buffer.from([0x22, req.length]), req]);
+    const decoded = decodeCheckRequest(Buffer.concat([bytes, Buffer.from([0x0a, attrs.length]), attrs])) as { attributes: { request: { http: { headers: Record<string, string> } } } };
+    expect(Object.getPrototypeOf(decoded.attributes.request.http.headers)).toBeNull();
+    expect(Object.keys(decoded.attributes.request.http.headers)).toEqual(["__proto__"]); // the later attributes message replaced the first, as protobufjs does
+    expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
+  });
+});
