@@ -4,13 +4,14 @@
 // working per-approver links → the approver opens the link and approves in
 // headless Chromium (Debian's /usr/bin/chromium via playwright-core) → the
 // client's retry with x-aecp-execution-id is allowed exactly once; a
-// modified retry and a second retry are denied → `aecp audit verify` passes,
-// then fails after one byte of a stored audit entry is changed.
+// modified retry and a second retry are denied → `aecp replay` of the
+// execution succeeds → `aecp audit verify` passes, then fails after one byte
+// of a stored audit entry is changed.
 //
 // Without /usr/bin/chromium the browser part is skipped with a printed
 // reason, except on CI (CI=true), where that is a failure.
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -37,7 +38,7 @@ POLICY prod_config_change {
 }
 `;
 
-describe.skipIf(!HAVE_CHROMIUM && !ON_CI)("approvals end to end (sidecar → Slack webhook → Chromium → single-use retry → audit verify)", () => {
+describe.skipIf(!HAVE_CHROMIUM && !ON_CI)("approvals end to end (sidecar → Slack webhook → Chromium → single-use retry → replay → audit verify)", () => {
   const dir = mkdtempSync(join(tmpdir(), "aecp-approvals-e2e-"));
   const slack: unknown[] = [];
   let hook: Server;
@@ -132,10 +133,24 @@ describe.skipIf(!HAVE_CHROMIUM && !ON_CI)("approvals end to end (sidecar → Sla
     expect(rec.decisions).toMatchObject([{ approver: "alice", channel: "link", justification: "checked the flag change", accepted: true }]);
   });
 
-  it("`aecp audit verify` passes on the database, and fails after one byte of a stored entry changes", async () => {
+  it("`aecp replay` succeeds; `aecp audit verify` passes on the database, and fails after one byte of a stored entry changes", async () => {
     if (!HAVE_CHROMIUM) expect.fail(`${CHROMIUM} not found`);
     const cp = await call("POST", `${svc.url}/v1/audit/checkpoint`, { token: TOKENS.service });
     expect(cp.status).toBe(200);
+    // replay: the record re-evaluated on the exact bundle, its audit entries proven against the checkpoint
+    const executed = (await call("GET", `${svc.url}/v1/executions?state=executed`, { token: TOKENS.service })).json.executions[0].id as string;
+    // async: the service runs in this process and must keep answering while replay calls it
+    const replay = await new Promise<{ status: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, "replay", executed, "--approvals", svc.url, "--bundle", join(dir, "e2e.bundle"), "--pub", join(dir, "aecp.pub"), "--audit-pub", join(dir, "aecp.pub")], {
+        env: { ...process.env, AECP_APPROVALS_TOKEN: TOKENS.service },
+      });
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+      child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+      const t = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      child.once("close", (status) => (clearTimeout(t), resolve({ status, out })));
+    });
+    expect(replay.status, replay.out).toBe(0);
     await svc.app.stop();
     const verify = () => spawnSync(process.execPath, [CLI, "audit", "verify", "--db", svc.db, "--pub", join(dir, "aecp.pub")], { encoding: "utf8", timeout: 60_000 });
     const good = verify();
