@@ -162,6 +162,24 @@ describe("SqliteAuditLog", () => {
     b.close();
   });
 
+  it("verifies a live log that grows (and is checkpointed) while it is being verified", async () => {
+    const before = log.treeSizeSync();
+    let grown = 0;
+    const r = await verifyAuditLog(log, {
+      trusted,
+      pageEntries: 7,
+      onProgress: () => {
+        if (grown++ < 4) {
+          log.appendSync([entry(500 + grown), entry(600 + grown)]);
+          log.checkpointSync();
+        }
+      },
+    });
+    expect(r.problem).toBeUndefined();
+    expect(r.entries).toBeGreaterThanOrEqual(before);
+    expect(log.treeSizeSync()).toBe(before + 8);
+  });
+
   it("validates its options", () => {
     expect(() => new SqliteAuditLog(db, { nope: 1 } as never)).toThrow(expect.objectContaining({ code: "AECP_CONFIG_INVALID" }));
     expect(() => new SqliteAuditLog(db, { origin: "has space" })).toThrow(expect.objectContaining({ code: "AECP_CONFIG_INVALID" }));

@@ -41,7 +41,7 @@ export function signCheckpoint(origin: string, size: number, root: Uint8Array, t
   const body = checkpointBody(origin, size, root, time, key.keyId);
   const signature = sign(new Uint8Array(Buffer.from(body, "utf8")), key);
   const note = `${body}\n${SIG_DASH} ${key.keyId} ${Buffer.from(signature).toString("base64")}\n`;
-  return Object.freeze({ origin, size, root, time, keyId: key.keyId, signature, note });
+  return Object.freeze({ origin, size, root: Uint8Array.from(root), time, keyId: key.keyId, signature, note });
 }
 
 function badNote(why: string): never {

@@ -87,10 +87,16 @@ export async function verifyAuditLog(reader: AuditReader, opts: VerifyOptions = 
   const report: VerifyReport = { ok: false, entries: 0, checkpoints: 0, signaturesChecked: trusted !== undefined, latest: undefined, problem: undefined };
   const fail = (problem: VerifyProblem): VerifyReport => ({ ...report, ok: false, problem });
   // A damaged head is reported after the entries (they name a more precise problem first).
-  const head = await reader.head().catch((e: unknown) => {
-    if (e instanceof AecpError && e.code === "AECP_AUDIT_CORRUPT") return e;
-    throw e;
-  });
+  const readHead = (): Promise<{ size: number; root: Uint8Array } | AecpError> =>
+    reader.head().catch((e: unknown) => {
+      if (e instanceof AecpError && e.code === "AECP_AUDIT_CORRUPT") return e;
+      throw e;
+    });
+  // INVARIANT: entries below the head read here are committed and never
+  // change, so a live log can be verified while it grows: verify up to this
+  // head, and past it only as far as a checkpoint requires.
+  let head = await readHead();
+  let limit = head instanceof AecpError ? Number.MAX_SAFE_INTEGER : head.size;
   const frontier = Frontier.empty();
   const cps = checkpointStream(reader);
   let next: Checkpoint | undefined;
@@ -154,7 +160,14 @@ export async function verifyAuditLog(reader: AuditReader, opts: VerifyOptions = 
 
   for (;;) {
     const from = frontier.size;
-    const entries = await reader.entries(from, from + page);
+    if (from >= limit) {
+      // A checkpoint beyond the head read at the start: the log grew since, or its tail was cut.
+      if (!next || head instanceof AecpError) break;
+      head = await readHead();
+      if (head instanceof AecpError || head.size <= limit) break;
+      limit = head.size;
+    }
+    const entries = await reader.entries(from, Math.min(from + page, limit));
     if (entries.length === 0) break;
     for (const e of entries) {
       const i = frontier.size;
