@@ -175,7 +175,13 @@ export async function startApp(extra: Record<string, unknown> = {}, o: { db?: st
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const db = o.db ?? join(dir, "approvals.db");
-  const app = await ApprovalsApp.start({ db, listen: `127.0.0.1:${port}`, options: approvalsOptions(testConfig({ public_url: url, ...extra }), dir), ...(o.pgSchema ? { pgSchema: o.pgSchema } : {}) });
+  let app: ApprovalsApp;
+  try {
+    app = await ApprovalsApp.start({ db, listen: `127.0.0.1:${port}`, options: approvalsOptions(testConfig({ public_url: url, ...extra }), dir), ...(o.pgSchema ? { pgSchema: o.pgSchema } : {}) });
+  } catch (e) {
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     app,
     url,
