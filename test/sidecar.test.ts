@@ -954,6 +954,7 @@ describe("sidecarOptions validation", () => {
     expect(o).toEqual({
       bundle: "/b.bundle",
       pub: ["/k.pub"],
+      grantPub: [],
       grpc: ["127.0.0.1:9191"],
       http: "127.0.0.1:9192",
       failOpen: false,

@@ -84,6 +84,7 @@ export function buildProgram(runner: Runner): Command {
     .option("--distribution <url>", "follow bundle --name on this distribution service (token from AECP_DISTRIBUTION_TOKEN)")
     .option("--name <bundle-name>", "bundle name to follow with --distribution")
     .option("--pub <public.pem>", "trusted public key (repeatable)", collect, [])
+    .option("--grant-pub <public.pem>", "public key trusted to sign exception grants (the approvals service's grant key; repeatable)", collect, [])
     .option("--grpc <addr>", "gRPC listen address, host:port or unix:/path (repeatable; default 127.0.0.1:9191)", collect, [])
     .option("--http <addr>", "HTTP listen address for /healthz /readyz /status /metrics (default 127.0.0.1:9192)")
     .option("--fail-open", "allow requests the sidecar cannot decide (default: fail closed)")

@@ -25,6 +25,8 @@ export interface SidecarOptions {
   readonly telemetry: TelemetryOptions;
   /** Trusted public keys, as PEM file paths (at least one). */
   readonly pub: readonly string[];
+  /** Public keys (PEM paths) trusted to sign exception grants (the approvals service's grant key); none = grants refused. Default []. */
+  readonly grantPub: readonly string[];
   /** gRPC listen addresses, `host:port` or `unix:/path`. Default ["127.0.0.1:9191"]. */
   readonly grpc: readonly string[];
   /** HTTP listen address for health, status and metrics. Default "127.0.0.1:9192". */
@@ -65,7 +67,7 @@ export const SIDECAR_DEFAULTS = Object.freeze({
 const KEYS = [
   "bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir",
   "approvals", "approvalsToken", "pauseMode", "holdMs", "deferStatus", "decisionLog",
-  "distribution", "name", "distributionToken", "shadowBundle", "workers", "telemetry",
+  "distribution", "name", "distributionToken", "shadowBundle", "workers", "telemetry", "grantPub",
 ] as const;
 
 /** The bundle-name rule of `aecp compile --name`. */
@@ -138,6 +140,7 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
     workers: r["workers"] === undefined ? 1 : int("workers", r["workers"], 1, 64),
     telemetry: telemetryOptions(r["telemetry"] ?? {}),
     pub: Object.freeze(strList("pub", r["pub"])),
+    grantPub: Object.freeze(r["grantPub"] === undefined ? [] : strList("grantPub", r["grantPub"])),
     grpc: Object.freeze(grpc.map((a) => validateListenAddress("grpc", a, true))),
     http: validateListenAddress("http", r["http"] === undefined ? SIDECAR_DEFAULTS.http : str("http", r["http"]), false),
     failOpen: r["failOpen"] === undefined ? SIDECAR_DEFAULTS.failOpen : typeof r["failOpen"] === "boolean" ? r["failOpen"] : bad("failOpen", "must be true or false"),

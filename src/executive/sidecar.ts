@@ -29,6 +29,8 @@ import type { SidecarOptions } from "./options.js";
 import { outcomeForDecision, outcomeForError, type CheckOutcome } from "./response.js";
 import { encodeCheckResponse } from "./check-response-wire.js";
 import { decodeCheckRequest, MalformedCheckRequest } from "./check-request-wire.js";
+import { HEADER_EXCEPTION_GRANT, verifyExceptionGrant } from "./exception-grant.js";
+import { requestFingerprint } from "./fingerprint.js";
 import { BundleStore, type BundleMeta } from "./bundle-store.js";
 import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
 import { PauseHandler } from "./pause.js";
@@ -102,6 +104,8 @@ export class Sidecar {
   private readonly store: BundleStore | undefined;
   private lastError: SidecarStatus["lastError"] = null;
   private readonly trusted: TrustedKeys;
+  /** Keys trusted to sign exception grants; undefined = every presented grant is refused. */
+  private readonly grantKeys: TrustedKeys | undefined;
   private readonly grpcServer: grpc.Server;
   private readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTH_SERVICE]: "NOT_SERVING" });
   private httpServer: HttpServer | undefined;
@@ -139,6 +143,18 @@ export class Sidecar {
         }
       }),
     );
+    this.grantKeys =
+      options.grantPub.length === 0
+        ? undefined
+        : TrustedKeys.fromPems(
+            options.grantPub.map((p) => {
+              try {
+                return readFileSync(p, "utf8");
+              } catch (cause) {
+                throw new AecpError("AECP_IO", `cannot read grant key \`${p}\``, { cause });
+              }
+            }),
+          );
     this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
     this.decisionLog = new DecisionLog(options.decisionLog);
     this.grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
@@ -259,9 +275,28 @@ export class Sidecar {
     const decisionId = randomUUID();
     const bundle = this.current; // read once: a swap mid-request cannot mix bundles
     if (!bundle) return this.failure("AECP_NO_BUNDLE", 503, decisionId, attrs);
+    // An exception grant (break-glass override from the approvals service) is
+    // verified offline and waives its exceptions for this request only. A
+    // presented grant that does not verify is refused outright — never with
+    // fail-open, since it is a claim the caller made, not a failure of ours.
+    let waivers: string[] | undefined;
+    const grant = attrs.headers[HEADER_EXCEPTION_GRANT];
+    if (grant !== undefined) {
+      try {
+        if (this.grantKeys === undefined) throw new AecpError("AECP_GRANT_INVALID", "exception grants are not accepted here (no --grant-pub)");
+        waivers = verifyExceptionGrant(grant, { trustedKeys: this.grantKeys, fingerprint: requestFingerprint(attrs) }).exceptions;
+      } catch (e) {
+        const code = isAecpError(e) ? e.code : "AECP_GRANT_INVALID";
+        this.errorCounts[code] = (this.errorCounts[code] ?? 0) + 1;
+        const o = outcomeForError(code, 403, decisionId, { failOpen: false, failStatus: 403 });
+        if (this.telemetry !== undefined) o.observed = { attrs, decision: undefined, reason: code };
+        this.decisionLog.record(o, attrs);
+        return o;
+      }
+    }
     let d: Decision;
     try {
-      d = bundle.evaluate(attrs);
+      d = bundle.evaluate(attrs, waivers);
     } catch (e) {
       return this.failure(isAecpError(e) ? e.code : "AECP_EVAL_FAILED", this.options.failStatus, decisionId, attrs);
     }

@@ -15,6 +15,7 @@ export interface SidecarCliOptions {
   workers?: string;
   otlpEndpoint?: string;
   pub: string[];
+  grantPub: string[];
   grpc: string[];
   http?: string;
   failOpen?: boolean;
@@ -51,6 +52,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   const distToken = process.env["AECP_DISTRIBUTION_TOKEN"];
   if (distToken !== undefined && distToken !== "") flags["distributionToken"] = distToken;
   if (o.pub.length > 0) flags["pub"] = o.pub;
+  if (o.grantPub.length > 0) flags["grantPub"] = o.grantPub;
   if (o.grpc.length > 0) flags["grpc"] = o.grpc;
   if (o.http !== undefined) flags["http"] = o.http;
   if (o.failOpen) flags["failOpen"] = true;
