@@ -17,7 +17,7 @@ import { AecpError } from "../../common/index.js";
 import { parseDuration } from "../../distribution/index.js";
 import { EXIT_OK } from "../io.js";
 import { DEMO_REQUESTS, shellQuote, type DemoRequest, type DemoRequestKind } from "./demo-requests.js";
-import { DEMO_APPROVERS, readRunning, type DemoSecrets, type RunningDemo } from "./demo-state.js";
+import { DEMO_APPROVERS, DEMO_FOLLOW_DEFAULT, readRunning, type DemoSecrets, type RunningDemo } from "./demo-state.js";
 
 interface Answer {
   status: number;
@@ -31,6 +31,9 @@ export async function demoRequestCommand(kind: string, o: { state: string; timeo
   if (!(kind in DEMO_REQUESTS)) throw new AecpError("AECP_USAGE", `unknown demo request \`${kind}\` (known: ${Object.keys(DEMO_REQUESTS).join(", ")})`);
   const timeoutMs = parseDuration(o.timeout ?? "15m");
   const { running, secrets } = readRunning(o.state);
+  if (running.follow !== DEMO_FOLLOW_DEFAULT) {
+    throw new AecpError("AECP_USAGE", `the running demo's sidecar follows \`${running.follow}\`; the demo requests are written for \`${DEMO_FOLLOW_DEFAULT}\` (restart without --follow)`);
+  }
   const r = DEMO_REQUESTS[kind as DemoRequestKind];
   const log = (s: string): void => void process.stdout.write(s + "\n");
   log(`${r.what}`);

@@ -9,7 +9,7 @@
 //   demo/approvals-keys/aecp.key  the approvals service's grant + audit checkpoint key (created once)
 //   demo/approvals.db             approvals SQLite database (executions, audit log)
 //   demo/distribution/            distribution service storage
-//   demo/sidecar-cache/           the sidecar's last-known-good bundle
+//   demo/sidecar-cache/<bundle>/  the sidecar's last-known-good copy of the followed bundle
 //   logs/<service>.log            each child's stdout and stderr (truncated every run)
 //   demo/running.json             endpoints and pids while a stack runs (removed on stop)
 
