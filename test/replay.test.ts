@@ -58,7 +58,7 @@ let dist: DistributionServer;
 let distUrl = "";
 
 /** Pauses `request` through the bundle as the sidecar would, approves and consumes it; returns the execution id. */
-async function pausedAndExecuted(shorthand: Record<string, unknown>, inputOverride?: (input: Record<string, unknown>) => Record<string, unknown>): Promise<string> {
+async function pausedAndExecuted(shorthand: Record<string, unknown>, inputOverride?: (input: Record<string, unknown>) => unknown): Promise<string> {
   const bundle = LoadedBundle.load(new Uint8Array(readFileSync(BUNDLE)), { skipVerification: true });
   const attrs = attributesFromCheckRequestJson(checkRequestFromShorthand(shorthand));
   const d = bundle.evaluate(attrs, []);
@@ -172,6 +172,14 @@ describe("aecp replay", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("replayed: allow [] — DIFFERENT decision");
     expect(r.stderr).toContain("re-evaluation gives allow [], the record says pause");
+  });
+
+  it("fails, but still proves the audit entries, when the record has no input to re-evaluate", async () => {
+    const noInput = await pausedAndExecuted({ method: "DELETE", path: "/config/old", source: { principal: AGENT } }, () => null);
+    const r = await run(["replay", noInput, "--approvals", app.url, "--bundle", BUNDLE], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("cannot re-evaluate: the execution record has no recorded input");
+    expect(r.stdout).toMatch(/proven  #\d+  \S+  execution\.consumed/);
   });
 
   it("an unknown execution is a coded error, and a missing --bundle/--distribution is usage", async () => {

@@ -229,9 +229,19 @@ export async function replayCommand(id: string, o: ReplayOptions): Promise<numbe
 
   // 2. the decision, re-evaluated
   out.write("\nRe-evaluation of the recorded input\n");
-  const { attrs, notes } = attributesFromRecordedInput(rec.proposal.input);
-  for (const n of notes) out.write(`  note: ${n}\n`);
-  if (digestOk) {
+  let restored: ReturnType<typeof attributesFromRecordedInput> | undefined;
+  try {
+    restored = attributesFromRecordedInput(rec.proposal.input);
+  } catch (e) {
+    if (!(e instanceof AecpError)) throw e;
+    out.write(`  cannot re-evaluate: ${e.message}\n`);
+    failures.push(`cannot re-evaluate: ${e.message}`);
+  }
+  for (const n of restored?.notes ?? []) out.write(`  note: ${n}\n`);
+  const attrs = restored?.attrs;
+  if (attrs === undefined) {
+    // reported above
+  } else if (digestOk) {
     const d = bundle.evaluate(attrs, []);
     const expectedEffect = rec.proposal.violations.some((v) => v.enforcement === "BLOCKING") ? "deny" : "pause";
     const got = policyList(d.violations);
