@@ -77,6 +77,7 @@ const POLICIES = `
 POLICY prod_config_change {
   SCOPE: requests WHERE request.method IN ["PUT", "POST"] AND request.path STARTS_WITH "/config/"
   ENFORCEMENT: REQUIRE_APPROVAL
+  EXCEPTION: incident_break_glass
   APPROVAL: { APPROVERS: "sre-oncall", "platform" QUORUM: 2 TIMEOUT: 15m }
 }
 POLICY no_secrets {
@@ -164,7 +165,7 @@ describe("defer mode", () => {
     // what the approvals service was told: fingerprint, approval settings, requester, request summary
     const e = fake.executions.get(id)!;
     expect(e.req.fingerprint).toBe(requestFingerprint(req()));
-    expect(e.req.policies).toEqual([{ policy: "prod_config_change", approvers: ["sre-oncall", "platform"], quorum: 2, timeout_ms: 900_000, exceptions: [] }]);
+    expect(e.req.policies).toEqual([{ policy: "prod_config_change", approvers: ["sre-oncall", "platform"], quorum: 2, timeout_ms: 900_000, exceptions: ["incident_break_glass"] }]); // the override's grant names these
     // the record fields: every violated policy, selected headers (volatile ones left out), small body, replay input
     expect(e.req.violations).toEqual([{ policy: "prod_config_change", enforcement: "REQUIRE_APPROVAL" }]);
     expect(e.req.request.headers).toEqual({ "content-type": "application/json" });

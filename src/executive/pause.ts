@@ -93,7 +93,7 @@ export class PauseHandler {
       policies: d.violations
         .filter((v) => v.enforcement === "REQUIRE_APPROVAL")
         .map((v) => {
-          const a = this.policies(v.policy) as (ReturnType<LoadedPolicyLookup> & { exceptions?: readonly string[] }) | undefined;
+          const a = this.policies(v.policy);
           return { policy: v.policy, approvers: a?.approvers ?? [], quorum: a?.quorum ?? 1, timeout_ms: a?.timeoutMs ?? 0, exceptions: [...(a?.exceptions ?? [])] };
         }),
       violations: d.violations.map((v) => ({ policy: v.policy, enforcement: v.enforcement })),

@@ -49,7 +49,7 @@ export interface CheckOutcome {
     decision: Decision;
     attrs?: RequestAttributes;
     /** APPROVAL settings of a violated policy, from the bundle that decided. */
-    approvalOf?: (policy: string) => { approvers: string[]; quorum: number; timeoutMs: number } | undefined;
+    approvalOf?: (policy: string) => { approvers: string[]; quorum: number; timeoutMs: number; exceptions?: readonly string[] } | undefined;
   };
   /** What telemetry needs to describe the Check (set only when OpenTelemetry is on). */
   observed?: { attrs: RequestAttributes | undefined; decision: Decision | undefined; reason: string | undefined };

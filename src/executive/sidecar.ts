@@ -315,7 +315,11 @@ export class Sidecar {
     if (o.pending) {
       // recorded once settled: the log shows what was enforced (defer, allow-once, deny, 503)
       o.pending.attrs = attrs;
-      o.pending.approvalOf = (name) => bundle.policies.find((x) => x.name === name)?.approval;
+      // APPROVAL settings and EXCEPTION names of a violated policy (an override's grant names the exceptions)
+      o.pending.approvalOf = (name) => {
+        const p = bundle.policies.find((x) => x.name === name);
+        return p?.approval === undefined ? undefined : { ...p.approval, exceptions: p.exceptions };
+      };
     } else this.decisionLog.record(o, attrs, d);
     return o;
   }
