@@ -105,12 +105,25 @@ export async function runStack(o: DemoOptions): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal); // the terminal closed: stop in order too
+  // `npm start` killed by a process manager dies without passing the signal
+  // on; an orphaned demo would keep the stack (and its ports) alive.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent && signals === 0) {
+      out(`\nthe process that started the demo (pid ${parent}) exited`);
+      onSignal("SIGHUP");
+    }
+  }, 1000);
+  orphanWatch.unref();
   const shutdown = async (): Promise<void> => {
     const exits = await sup.stop([["sidecar"], ["approvals", "distribution"]]);
     await inbox.close();
     removeRunning(p, process.pid);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
+    clearInterval(orphanWatch);
     for (const e of exits.filter((x) => x.signal === "SIGKILL")) out(`  ${e.name} did not stop within ${STOP_GRACE_MS / 1000} s and was killed; see ${displayPath(e.log)}`);
   };
   // startup aborts as soon as a child fails or a signal arrives
