@@ -148,6 +148,8 @@ export async function runStack(o: DemoOptions): Promise<number> {
         "sidecar", "--distribution", distributionUrl, "--name", o.follow, "--pub", join(keyDir, "aecp.pub"),
         "--grpc", sidecarGrpc, "--http", `${DEMO_HOST}:${ports.httpPort}`, "--cache-dir", join(p.sidecarCache, o.follow),
         "--approvals", approvalsUrl, "--decision-log", `${approvalsUrl}/v1/audit/decisions`,
+        // break-glass overrides: the approvals service's grants verify offline
+        "--grant-pub", join(p.approvalsKeyDir, "aecp.pub"),
       ],
       env: { AECP_APPROVALS_TOKEN: secrets.serviceToken, AECP_DECISION_LOG_TOKEN: secrets.serviceToken },
     });
