@@ -42,6 +42,8 @@ export interface AuditEntry {
   readonly leafHash: Uint8Array;
   /** The stored interior nodes this entry completed, level 1 upward (see merkle.ts `completingLeaf`). */
   readonly nodes: readonly Uint8Array[];
+  /** The stored hash column as is: leaf hash, then the nodes (32 bytes each). */
+  readonly hashes: Uint8Array;
 }
 
 const KIND = /^[A-Za-z0-9_.:/-]{1,128}$/;

@@ -15,7 +15,7 @@ import type { TrustedKeys } from "../bundle/index.js";
 import { AecpError } from "../common/index.js";
 import { checkpointSignatureProblem, type Checkpoint } from "./checkpoint.js";
 import { decodeEntry, entryFraming, type AuditEntry } from "./entry.js";
-import { equalHashes, Frontier, leafHash, toHex, verifyConsistency } from "./merkle.js";
+import { equalHashes, Frontier, HASH_BYTES, leafHash, toHex, verifyConsistency } from "./merkle.js";
 import type { AuditReader } from "./reader.js";
 
 export interface VerifyProblem {
@@ -69,6 +69,13 @@ async function* checkpointStream(reader: AuditReader): AsyncGenerator<Checkpoint
       after = cp.size;
     }
   }
+}
+
+/** True when the 32 bytes of `h` equal those of `column` at `offset` (no views allocated). */
+function equalAt(h: Uint8Array, column: Uint8Array, offset: number): boolean {
+  if (column.length < offset + HASH_BYTES) return false;
+  for (let i = 0; i < HASH_BYTES; i++) if (h[i] !== column[offset + i]) return false;
+  return true;
 }
 
 /** True when `bytes` starts with `prefix` and ends with `suffix` (not overlapping). */
@@ -142,16 +149,20 @@ export async function verifyAuditLog(reader: AuditReader, opts: VerifyOptions = 
   };
 
   // Consecutive entries usually share their time (one append) and often kind
-  // and subject: reuse the framing instead of rebuilding two Buffers each.
-  let lastKey = "";
-  let lastFraming: ReturnType<typeof entryFraming> | undefined;
-  const framingOf = (e: AuditEntry): ReturnType<typeof entryFraming> => {
-    const key = `${e.createdAt}\n${e.kind}\n${e.subject ?? "\u0000"}`;
-    if (key !== lastKey || !lastFraming) {
-      lastFraming = entryFraming(e.kind, e.subject, e.createdAt);
-      lastKey = key;
+  // and subject: reuse the framing Buffers instead of rebuilding them.
+  let lastAt: string | undefined;
+  let lastKind: string | undefined;
+  let lastSubject: string | null | undefined;
+  let prefix: Buffer = Buffer.alloc(0);
+  let suffix: Buffer = Buffer.alloc(0);
+  const framingOf = (e: AuditEntry): { prefix: Buffer; suffix: Buffer } => {
+    if (e.createdAt !== lastAt || e.kind !== lastKind || e.subject !== lastSubject) {
+      const f = entryFraming(e.kind, e.subject, e.createdAt);
+      if (e.createdAt !== lastAt) prefix = f.prefix;
+      if (e.kind !== lastKind || e.subject !== lastSubject) suffix = f.suffix;
+      [lastAt, lastKind, lastSubject] = [e.createdAt, e.kind, e.subject];
     }
-    return lastFraming;
+    return { prefix, suffix };
   };
 
   await advance();
@@ -185,13 +196,14 @@ export async function verifyAuditLog(reader: AuditReader, opts: VerifyOptions = 
         if (framing) return fail({ index: i, kind: e.kind, subject: e.subject, what: `${describeEntry(e)}: the stored bytes are not framed as an entry with these columns` });
       }
       const leaf = leafHash(e.bytes);
-      if (!equalHashes(leaf, e.leafHash)) {
+      const stored = e.hashes;
+      if (!equalAt(leaf, stored, 0)) {
         return fail({ index: i, kind: e.kind, subject: e.subject, what: `${describeEntry(e)}: the stored bytes hash to ${toHex(leaf)} but the recorded leaf hash is ${toHex(e.leafHash)} (the bytes or the hash were changed)` });
       }
       const completed = frontier.push(leaf);
-      const stored = e.nodes;
-      if (completed.length !== stored.length || completed.some((h, k) => !equalHashes(h, stored[k]!))) {
-        const k = completed.findIndex((h, j) => !stored[j] || !equalHashes(h, stored[j]!));
+      if (stored.length !== HASH_BYTES * (1 + completed.length) || completed.some((h, k) => !equalAt(h, stored, HASH_BYTES * (k + 1)))) {
+        const nodes = e.nodes;
+        const k = completed.findIndex((h, j) => !nodes[j] || !equalHashes(h, nodes[j]!));
         const level = (k < 0 ? completed.length : k) + 1;
         // The node covers entries lo..i; each of them is self-consistent, so
         // one was changed together with its leaf hash: name the range's first.
@@ -203,7 +215,7 @@ export async function verifyAuditLog(reader: AuditReader, opts: VerifyOptions = 
           subject: first.subject,
           what:
             k < 0
-              ? `${describeEntry(e)}: ${stored.length} interior nodes are recorded with it, ${completed.length} expected`
+              ? `${describeEntry(e)}: ${nodes.length} interior nodes are recorded with it, ${completed.length} expected`
               : `entries ${lo}..${i}: their hashes no longer combine to the interior node (level ${level}) recorded with entry ${i} when it was appended: ` +
                 `one of them was changed together with its leaf hash`,
         });
