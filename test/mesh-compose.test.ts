@@ -65,20 +65,11 @@ const hostPort = (url: string): { host: string; port: number } => {
 };
 const listenPort = (service: string): number => Number(argOf(invocationsOf(service)[0], "--listen")[0]!.split(":").at(-1));
 
-/** The CLI as users get it. main.ts parses process.argv when imported, so give it `--version`. */
+/** The CLI as users get it (main.ts runs only as the entry point, so importing it is inert). */
 let program: Command;
 async function loadProgram(): Promise<Command> {
-  const argv = process.argv;
-  const exitCode = process.exitCode;
-  process.argv = [argv[0]!, "aecp", "--version"];
-  try {
-    const mod = await import("../src/cli/main.js");
-    await new Promise((r) => setTimeout(r, 50)); // let its main() settle
-    return mod.buildProgram(async () => {});
-  } finally {
-    process.argv = argv;
-    process.exitCode = exitCode;
-  }
+  const mod = await import("../src/cli/main.js");
+  return mod.buildProgram(async () => {});
 }
 beforeAll(async () => {
   program = await loadProgram();

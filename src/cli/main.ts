@@ -3,6 +3,8 @@
 // and flags are a contract (scripts, CI and later tools depend on them).
 // Exit codes: 0 ok, 1 a check failed (diagnostics, verification, tests), 2 usage or I/O error.
 
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { AECP_VERSION, isAecpError } from "../common/index.js";
 import { CliExit, EXIT_USAGE } from "./io.js";
@@ -215,12 +217,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`internal error: ${String(e)}\n`);
-    process.exitCode = 70;
-  },
-);
+/** True when this module is the program being run (`node dist/cli/main.js`, the `aecp` bin link), not an import. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`internal error: ${String(e)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}
