@@ -182,6 +182,19 @@ describe("aecp replay", () => {
     expect(r.stdout).toMatch(/proven  #\d+  \S+  execution\.consumed/);
   });
 
+  it("fails when the record was edited in the executions tables but not in the audit log", async () => {
+    const edited = await pausedAndExecuted({ method: "POST", path: "/config/new", source: { principal: AGENT } });
+    const db = new Database(join(dir, "approvals.db"));
+    db.prepare("UPDATE decisions SET justification = 'routine, no change window needed' WHERE execution_id = ?").run(edited);
+    db.prepare("UPDATE transitions SET actor = 'approver:carol' WHERE execution_id = ? AND state = 'approved'").run(edited);
+    db.close();
+    const r = await run(["replay", edited, "--approvals", app.url, "--bundle", BUNDLE], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("routine, no change window needed");
+    expect(r.stderr).toMatch(/the record's transitions \[approved by approver:carol; executed by service:1\] differ from the audited ones \[approved by approver:alice; executed by service:1\]/);
+    expect(r.stderr).toContain("the record's decision by alice (approve at");
+  });
+
   it("an unknown execution is a coded error, and a missing --bundle/--distribution is usage", async () => {
     const r = await run(["replay", "no-such-id", "--approvals", app.url, "--bundle", BUNDLE], env);
     expect(r.code).toBe(1);

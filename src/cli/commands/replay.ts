@@ -10,7 +10,7 @@
 //   3. audit: every audit entry of the execution is proven by an inclusion
 //      proof against the latest signed checkpoint (with --audit-pub, its
 //      signature), and the record agrees with the audited entries (the
-//      proposal as created, the transitions in order).
+//      proposal as created, the transitions in order, every decision).
 // Prints the reconstruction for humans; exit 0 only when all three hold,
 // 1 when one does not, 2 for usage/IO errors. Token: AECP_APPROVALS_TOKEN.
 
@@ -187,7 +187,7 @@ export function renderExecution(rec: Execution): string {
   return lines.join("\n") + "\n";
 }
 
-/** Differences between the record and the audited entries of the execution (created proposal, transitions). */
+/** Differences between the record and the audited entries of the execution (created proposal, transitions, decisions). */
 export function recordAgainstAudit(rec: Execution, entries: readonly AuditEntry[]): string[] {
   const problems: string[] = [];
   const created = entries.find((e) => e.kind === "execution.created");
@@ -203,6 +203,19 @@ export function recordAgainstAudit(rec: Execution, entries: readonly AuditEntry[
   const recorded = rec.transitions.slice(1).map((t) => `${t.state} by ${t.actor}`);
   if (audited.join("\n") !== recorded.join("\n")) {
     problems.push(`the record's transitions [${recorded.join("; ")}] differ from the audited ones [${audited.join("; ")}]`);
+  }
+  // Every decision in the record was audited when it was made (the log also
+  // holds attempts the record does not, e.g. unauthenticated ones).
+  const attempts = new Set(
+    entries
+      .filter((e) => e.kind === "decision.attempt")
+      .map((e) => e.body as Record<string, unknown>)
+      .map((b) => canonicalize([b["approver"], b["decision"], b["at"], b["accepted"], b["justification"] ?? null])),
+  );
+  for (const d of rec.decisions) {
+    if (!attempts.has(canonicalize([d.approver, d.decision, d.at, d.accepted, d.justification ?? null]))) {
+      problems.push(`the record's decision by ${d.approver} (${d.decision} at ${d.at}) has no matching audited attempt`);
+    }
   }
   return problems;
 }
