@@ -93,7 +93,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   workers.announceReady(
     `aecp sidecar ready: ${what}, ` +
       `gRPC ext_authz on ${s.listening.grpc.join(", ")}, HTTP on ${s.listening.http} (/healthz /readyz /status /metrics)` +
-      `${s.degraded ? ` (degraded: ${s.lastError?.code})` : ""}` +
+      `${s.degraded ? ` (degraded: ${[s.lastError?.code, ...Object.entries(s.components).filter(([, c]) => c.state !== "ok").map(([n, c]) => `${n} ${c.code ?? c.state}`)].filter(Boolean).join(", ")})` : ""}` +
       `${options.failOpen ? ", FAIL-OPEN" : ""}\n`,
   );
   await workers.waitForStop();
