@@ -1,8 +1,9 @@
 // The audit log on SQLite (better-sqlite3): appended inside the caller's
 // transaction, so an audit entry commits or rolls back with the state change
-// it records. Sequencing: the first statement of an append is
-// `UPDATE audit_head … RETURNING`, which takes SQLite's write lock, so
-// indices are contiguous and never depend on a clock.
+// it records. Sequencing: the first statement of an append updates the
+// one-row audit_head — a compare-and-set against the head this object last
+// wrote (fast path), else `UPDATE audit_head … RETURNING` — which takes
+// SQLite's write lock, so indices are contiguous and never depend on a clock.
 //
 // Tables (migration 1):
 //   audit_head(id=1, size, frontier)       compact frontier: O(log n) append
