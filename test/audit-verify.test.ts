@@ -105,6 +105,21 @@ describe("audit verify: intact log", () => {
   });
 });
 
+describe("audit verify: sources that cannot be read are I/O errors (exit 2), not failed checks", () => {
+  it("a missing file, a closed port, a database without audit tables", async () => {
+    expect((await cli(["audit", "verify", "--db", join(dir, "missing.db")])).code).toBe(2);
+    const closed = await cli(["audit", "verify", "--approvals", "http://127.0.0.1:9"]);
+    expect(closed.code).toBe(2);
+    expect(closed.stderr).toContain("error[AECP_AUDIT_UNAVAILABLE]");
+    const empty = join(dir, "empty.db");
+    new Database(empty).close();
+    const r = await cli(["audit", "verify", "--db", empty]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error[AECP_AUDIT_STORE_FAILED]");
+    expect((await cli(["audit", "verify", "--db", ORIGINAL, "--approvals", "http://127.0.0.1:9"])).code).toBe(2);
+  });
+});
+
 describe("audit verify: one change to a stored record is found and named", () => {
   it("one byte of one entry's stored bytes (SQLite file, CLI)", async () => {
     const file = tampered((db) => {

@@ -25,8 +25,8 @@ import {
   type VerifyReport,
 } from "../../audit/index.js";
 import type { TrustedKeys } from "../../bundle/index.js";
-import { AecpError } from "../../common/index.js";
-import { readText, EXIT_FAIL, EXIT_OK } from "../io.js";
+import { AecpError, isAecpError } from "../../common/index.js";
+import { readText, EXIT_FAIL, EXIT_OK, EXIT_USAGE } from "../io.js";
 import { trustedFrom } from "./verify.js";
 
 export interface AuditSourceOptions {
@@ -76,6 +76,20 @@ export function openAuditSource(o: AuditSourceOptions): AuditSource {
   return { reader: new SqliteAuditLog(sqlite), label: db, close: async () => void sqlite.close() };
 }
 
+/**
+ * Runs a command body; a database or service that cannot be read is an I/O
+ * error (exit 2), not a failed verification (exit 1).
+ */
+export async function auditIoExit(run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!isAecpError(e) || (e.code !== "AECP_AUDIT_STORE_FAILED" && e.code !== "AECP_AUDIT_UNAVAILABLE")) throw e;
+    process.stderr.write(`error[${e.code}]: ${e.message}\n`);
+    return EXIT_USAGE;
+  }
+}
+
 function trustedOrUndefined(pubs: readonly string[]): TrustedKeys | undefined {
   return pubs.length > 0 ? trustedFrom(pubs) : undefined;
 }
@@ -90,32 +104,38 @@ export function renderReport(r: VerifyReport, label: string): string {
   return `ok: ${label}: ${r.entries} entries, ${r.checkpoints} checkpoint${r.checkpoints === 1 ? "" : "s"} verified${latest}\n`;
 }
 
+/** Runs `body` on the opened source, closing it after; I/O failures exit 2 (auditIoExit). */
+async function withSource(o: AuditSourceOptions, body: (src: AuditSource) => Promise<number>): Promise<number> {
+  const src = openAuditSource(o);
+  return auditIoExit(async () => {
+    try {
+      return await body(src);
+    } finally {
+      await src.close();
+    }
+  });
+}
+
 export async function auditVerifyCommand(o: AuditSourceOptions & { pub: string[]; strict?: boolean }): Promise<number> {
   const trusted = trustedOrUndefined(o.pub);
-  const src = openAuditSource(o);
-  try {
+  return withSource(o, async (src) => {
     const report = await verifyAuditLog(src.reader, { ...(trusted ? { trusted } : {}), strict: o.strict === true });
     if (!trusted) process.stderr.write("warning: no --pub given; checkpoint roots were checked but their signatures were NOT\n");
     (report.ok ? process.stdout : process.stderr).write(renderReport(report, src.label));
     return report.ok ? EXIT_OK : EXIT_FAIL;
-  } finally {
-    await src.close();
-  }
+  });
 }
 
 export async function auditProofCommand(execution: string, o: AuditSourceOptions & { pub: string[] }): Promise<number> {
   const trusted = trustedOrUndefined(o.pub);
-  const src = openAuditSource(o);
-  try {
+  return withSource(o, async (src) => {
     const doc = await buildExecutionProof(src.reader, execution);
     process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
     const check = verifyExecutionProof(doc, trusted);
     if (!trusted) process.stderr.write("warning: no --pub given; the checkpoint signature was NOT checked\n");
     for (const p of check.problems) process.stderr.write(`problem: ${p}\n`);
     return check.ok ? EXIT_OK : EXIT_FAIL;
-  } finally {
-    await src.close();
-  }
+  });
 }
 
 export function auditCheckProofCommand(file: string, o: { pub: string[] }): number {

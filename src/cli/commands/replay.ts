@@ -21,6 +21,7 @@ import { LoadedBundle, type PeerAttributes, type RequestAttributes } from "../..
 import { AecpError } from "../../common/index.js";
 import { blobDigestOf, parseManifest } from "../../distribution/index.js";
 import { readBytes, EXIT_FAIL, EXIT_OK } from "../io.js";
+import { auditIoExit } from "./audit.js";
 import { trustedFrom } from "./verify.js";
 
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
@@ -221,6 +222,10 @@ export function recordAgainstAudit(rec: Execution, entries: readonly AuditEntry[
 }
 
 export async function replayCommand(id: string, o: ReplayOptions): Promise<number> {
+  return auditIoExit(() => replay(id, o));
+}
+
+async function replay(id: string, o: ReplayOptions): Promise<number> {
   if ((o.bundle === undefined) === (o.distribution === undefined)) throw new AecpError("AECP_USAGE", "give exactly one of --bundle <file> or --distribution <url>");
   const token = process.env["AECP_APPROVALS_TOKEN"];
   const base = o.approvals.replace(/\/+$/, "");
