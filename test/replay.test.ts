@@ -122,9 +122,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await dist?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await app?.stop();
+    await dist?.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const env = { AECP_APPROVALS_TOKEN: SERVICE };
