@@ -198,12 +198,18 @@ describe.skipIf(!HAVE_REGISTRY)("OCI storage on a real registry (docker-registry
         res.writeHead(401, { "www-authenticate": `Bearer realm="${self}/token",service="test-registry",scope="repository:aecp/auth:pull,push"` });
         return void res.end();
       }
-      const up = httpRequest(`${registry.url}${req.url}`, { method: req.method, headers: { ...req.headers, host: `127.0.0.1:${registry.port}` } }, (r) => {
+      // no pooled keep-alive sockets (agent: false), and every error handled: the
+      // registry is stopped by a later test, and a reset socket must not surface
+      // as an uncaught exception in this process
+      const up = httpRequest(`${registry.url}${req.url}`, { agent: false, method: req.method, headers: { ...req.headers, host: `127.0.0.1:${registry.port}` } }, (r) => {
         const headers = { ...r.headers };
         if (typeof headers.location === "string") headers.location = headers.location.replace(registry.url, self);
         res.writeHead(r.statusCode ?? 502, headers);
+        r.on("error", () => res.destroy());
         r.pipe(res);
       });
+      up.on("error", () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
+      req.on("error", () => up.destroy());
       req.pipe(up);
     });
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", () => resolve()));
