@@ -11,7 +11,7 @@
 import type { Attributes, Context, Counter, Histogram, Tracer } from "@opentelemetry/api";
 import type { NodeSDK } from "@opentelemetry/sdk-node";
 import { AECP_VERSION } from "../common/index.js";
-import type { TelemetryOptions } from "../executive/index.js";
+import { startTelemetrySdk, type TelemetryOptions } from "../executive/index.js";
 
 type Api = typeof import("@opentelemetry/api");
 
@@ -39,37 +39,8 @@ export class ApprovalsTelemetry {
   ) {}
 
   static async start(opts: TelemetryOptions): Promise<ApprovalsTelemetry> {
-    const endpoint = opts.otlpEndpoint!;
-    const [api, { NodeSDK }, { OTLPTraceExporter }, { OTLPMetricExporter }, { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler }, { PeriodicExportingMetricReader }, { W3CTraceContextPropagator }, { resourceFromAttributes }] =
-      await Promise.all([
-        import("@opentelemetry/api"),
-        import("@opentelemetry/sdk-node"),
-        import("@opentelemetry/exporter-trace-otlp-http"),
-        import("@opentelemetry/exporter-metrics-otlp-http"),
-        import("@opentelemetry/sdk-trace-base"),
-        import("@opentelemetry/sdk-metrics"),
-        import("@opentelemetry/core"),
-        import("@opentelemetry/resources"),
-      ]);
-    const headers = { ...opts.headers };
     const serviceName = opts.serviceName === "aecp-sidecar" ? "aecp-approvals" : opts.serviceName;
-    const sdk = new NodeSDK({
-      serviceName,
-      resource: resourceFromAttributes({ "service.name": serviceName, "service.version": AECP_VERSION }),
-      autoDetectResources: false,
-      instrumentations: [],
-      textMapPropagator: new W3CTraceContextPropagator(),
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio) }),
-      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, headers }), { maxQueueSize: 8192, scheduledDelayMillis: 1000 })],
-      metricReaders: [
-        new PeriodicExportingMetricReader({
-          exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics`, headers }),
-          exportIntervalMillis: opts.metricIntervalMs,
-          exportTimeoutMillis: Math.min(30_000, opts.metricIntervalMs),
-        }),
-      ],
-    });
-    sdk.start();
+    const { api, sdk } = await startTelemetrySdk(opts, serviceName);
     const meter = api.metrics.getMeter("aecp-approvals", AECP_VERSION);
     return new ApprovalsTelemetry(
       api,

@@ -44,6 +44,48 @@ export interface BundleGaugeSource {
 
 type Api = typeof import("@opentelemetry/api");
 
+/**
+ * Load and start the OpenTelemetry SDK (sdk-node, no auto-instrumentation)
+ * exporting OTLP/HTTP JSON traces and metrics to `opts.otlpEndpoint`, W3C
+ * trace context, parent-based sampling. One setup for every AECP service
+ * (the sidecar here, the approvals service); the caller gets its tracer and
+ * meter from the returned API. Imported lazily: nothing of the SDK loads
+ * while telemetry is off.
+ */
+export async function startTelemetrySdk(opts: TelemetryOptions, serviceName: string): Promise<{ api: Api; sdk: NodeSDK }> {
+  const endpoint = opts.otlpEndpoint!;
+  const [api, { NodeSDK }, { OTLPTraceExporter }, { OTLPMetricExporter }, { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler }, { PeriodicExportingMetricReader }, { W3CTraceContextPropagator }, { resourceFromAttributes }] =
+    await Promise.all([
+      import("@opentelemetry/api"),
+      import("@opentelemetry/sdk-node"),
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/exporter-metrics-otlp-http"),
+      import("@opentelemetry/sdk-trace-base"),
+      import("@opentelemetry/sdk-metrics"),
+      import("@opentelemetry/core"),
+      import("@opentelemetry/resources"),
+    ]);
+  const headers = { ...opts.headers };
+  const sdk = new NodeSDK({
+    serviceName,
+    resource: resourceFromAttributes({ "service.name": serviceName, "service.version": AECP_VERSION }),
+    autoDetectResources: false,
+    instrumentations: [],
+    textMapPropagator: new W3CTraceContextPropagator(),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio) }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, headers }), { maxQueueSize: 8192, scheduledDelayMillis: 1000 })],
+    metricReaders: [
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics`, headers }),
+        exportIntervalMillis: opts.metricIntervalMs,
+        exportTimeoutMillis: Math.min(30_000, opts.metricIntervalMs),
+      }),
+    ],
+  });
+  sdk.start();
+  return { api, sdk };
+}
+
 export class Telemetry {
   private constructor(
     private readonly api: Api,
@@ -55,38 +97,9 @@ export class Telemetry {
     private readonly checkDuration: Histogram,
   ) {}
 
-  /** Load the SDK and start exporting. Throws AecpError-free library errors only on programming mistakes. */
+  /** Load the SDK and start exporting. */
   static async start(opts: TelemetryOptions, bundle: BundleGaugeSource): Promise<Telemetry> {
-    const endpoint = opts.otlpEndpoint!;
-    const [api, { NodeSDK }, { OTLPTraceExporter }, { OTLPMetricExporter }, { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler }, { PeriodicExportingMetricReader }, { W3CTraceContextPropagator }, { resourceFromAttributes }] =
-      await Promise.all([
-        import("@opentelemetry/api"),
-        import("@opentelemetry/sdk-node"),
-        import("@opentelemetry/exporter-trace-otlp-http"),
-        import("@opentelemetry/exporter-metrics-otlp-http"),
-        import("@opentelemetry/sdk-trace-base"),
-        import("@opentelemetry/sdk-metrics"),
-        import("@opentelemetry/core"),
-        import("@opentelemetry/resources"),
-      ]);
-    const headers = { ...opts.headers };
-    const sdk = new NodeSDK({
-      serviceName: opts.serviceName,
-      resource: resourceFromAttributes({ "service.name": opts.serviceName, "service.version": AECP_VERSION }),
-      autoDetectResources: false,
-      instrumentations: [],
-      textMapPropagator: new W3CTraceContextPropagator(),
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio) }),
-      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, headers }), { maxQueueSize: 8192, scheduledDelayMillis: 1000 })],
-      metricReaders: [
-        new PeriodicExportingMetricReader({
-          exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics`, headers }),
-          exportIntervalMillis: opts.metricIntervalMs,
-          exportTimeoutMillis: Math.min(30_000, opts.metricIntervalMs),
-        }),
-      ],
-    });
-    sdk.start();
+    const { api, sdk } = await startTelemetrySdk(opts, opts.serviceName);
     const tracer = api.trace.getTracer("aecp-sidecar", AECP_VERSION);
     const meter = api.metrics.getMeter("aecp-sidecar", AECP_VERSION);
     const boundaries = { advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S } };
