@@ -4,6 +4,7 @@
 // toCheckResponse(outcome).
 
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "./fuzz/prng.js";
 import type { Decision, PolicyRef } from "../src/bundle/index.js";
 import { envoyAuthPackageDefinition, outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "../src/executive/index.js";
 import { encodeCheckResponse } from "../src/executive/check-response-wire.js";
@@ -36,16 +37,7 @@ function decision(effect: Decision["effect"], violations: PolicyRef[], revision:
   };
 }
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32; // seeded: a failure reproduces (FUZZ_SEED overrides)
 
 function randomJson(r: () => number, depth: number): Json {
   const k = Math.floor(r() * (depth > 3 ? 4 : 6));
