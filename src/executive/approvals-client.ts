@@ -13,7 +13,8 @@
 // Any transport error, timeout or unexpected status is AECP_APPROVALS_UNAVAILABLE:
 // the sidecar then fails closed for that paused request only.
 
-import { Agent, request } from "undici";
+import type { Agent } from "undici";
+import { loadUndici } from "./lazy-undici.js";
 import { AecpError } from "../common/index.js";
 
 export type ExecutionState = "pending" | "approved" | "rejected" | "overridden" | "expired" | "cancelled" | "executed";
@@ -97,17 +98,19 @@ export interface HttpApprovalsClientOptions {
 
 export class HttpApprovalsClient implements ApprovalsClient {
   private readonly base: string;
-  private readonly agent: Agent;
+  /** Keep-alive pool, created with the first call (undici is loaded lazily). */
+  private agent: Agent | undefined;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: HttpApprovalsClientOptions) {
     this.base = opts.url.replace(/\/+$/, "");
     this.timeoutMs = opts.timeoutMs ?? 2000;
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 16 });
   }
 
   private async call(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: unknown }> {
     try {
+      const { Agent, request } = await loadUndici();
+      this.agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 16 });
       const res = await request(this.base + path, {
         method,
         dispatcher: this.agent,
@@ -154,6 +157,6 @@ export class HttpApprovalsClient implements ApprovalsClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent?.close();
   }
 }

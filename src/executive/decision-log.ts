@@ -45,7 +45,8 @@
 // decisions. Without a `sink` the log is DISABLED and `record()` returns before
 // reading its arguments.
 
-import { Pool } from "undici";
+import type { Pool } from "undici";
+import { loadUndici } from "./lazy-undici.js";
 import { AECP_VERSION, AecpError, type ErrorCode } from "../common/index.js";
 import type { Decision, Effect, PeerAttributes, RequestAttributes } from "../bundle/index.js";
 import type { CheckOutcome } from "./response.js";
@@ -514,6 +515,8 @@ export class DecisionLog {
 
   private phase: Phase = "new";
   private pool: Pool | undefined;
+  /** Settles once the pool exists (undici is loaded on start). */
+  private poolReady: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -617,13 +620,15 @@ export class DecisionLog {
     if (this.phase !== "new") throw new AecpError("AECP_INTERNAL", "a stopped decision log cannot be restarted");
     const o = this.options;
     // one connection: never more than one request in flight, kept alive between batches
-    this.pool = new Pool(this.origin, {
-      connections: 1,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: o.requestTimeoutMs },
-      headersTimeout: o.requestTimeoutMs,
-      bodyTimeout: o.requestTimeoutMs,
+    this.poolReady = loadUndici().then(({ Pool }) => {
+      this.pool = new Pool(this.origin, {
+        connections: 1,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: o.requestTimeoutMs },
+        headersTimeout: o.requestTimeoutMs,
+        bodyTimeout: o.requestTimeoutMs,
+      });
     });
     this.phase = "running";
     this.flushTimer = setInterval(() => this.pump(), o.flushIntervalMs);
@@ -672,6 +677,7 @@ export class DecisionLog {
       this.head = 0;
       this.size = 0;
       this.phase = "stopped";
+      await this.poolReady?.catch(() => undefined);
       await this.pool?.destroy().catch(() => undefined);
     }
   }
@@ -768,6 +774,7 @@ export class DecisionLog {
   }
 
   private async sendBatch(timeoutMs: number): Promise<SendResult> {
+    if (this.pool === undefined) await this.poolReady;
     const pool = this.pool;
     const n = Math.min(this.size, this.options.maxBatch);
     if (n === 0 || pool === undefined) return "empty";
