@@ -49,6 +49,8 @@ interface Pending {
   attrs: RequestAttributes;
   decisionId: string;
   active: Decision;
+  /** Exceptions a verified grant waived for the active decision: the candidate gets the same. */
+  waivers: readonly string[] | undefined;
 }
 
 const names = (d: Decision): string[] => d.violations.map((v) => v.policy);
@@ -75,13 +77,13 @@ export class ShadowEvaluator {
     private readonly opts: ShadowOptions = SHADOW_DEFAULTS,
   ) {}
 
-  /** Enqueue a decided request; O(1), never throws, never blocks. */
-  offer(attrs: RequestAttributes, decisionId: string, active: Decision): void {
+  /** Enqueue a decided request (with the waivers it was decided with); O(1), never throws, never blocks. */
+  offer(attrs: RequestAttributes, decisionId: string, active: Decision, waivers?: readonly string[]): void {
     if (this.queue.length >= this.opts.maxQueue) {
       this.dropped++;
       return;
     }
-    this.queue.push({ attrs, decisionId, active });
+    this.queue.push({ attrs, decisionId, active, waivers });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.drain());
@@ -105,7 +107,7 @@ export class ShadowEvaluator {
     for (const p of batch) {
       let d: Decision;
       try {
-        d = this.bundle.evaluate(p.attrs);
+        d = this.bundle.evaluate(p.attrs, p.waivers);
       } catch {
         this.failed++;
         continue;

@@ -309,7 +309,7 @@ export class Sidecar {
       const key = `policy="${v.policy}",enforcement="${v.enforcement}"`;
       this.violationCounts.set(key, (this.violationCounts.get(key) ?? 0) + 1);
     }
-    if (this.shadow !== undefined) this.shadow.offer(attrs, decisionId, d);
+    if (this.shadow !== undefined) this.shadow.offer(attrs, decisionId, d, waivers);
     const o = outcomeForDecision(d, decisionId);
     if (this.telemetry !== undefined) o.observed = { attrs, decision: d, reason: undefined };
     if (o.pending) {
