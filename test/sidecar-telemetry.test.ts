@@ -4,23 +4,12 @@
 // The collector here is a real OTLP/HTTP (JSON) receiver on loopback.
 // Also: the always-on Prometheus histograms and per-policy counters.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKeyPairPem, parsePrivateKeyPem } from "../src/bundle/index.js";
-import { envoyAuthPackageDefinition, Sidecar, sidecarOptions } from "../src/executive/index.js";
-import { compile } from "../src/judicial/index.js";
-
-interface AuthClient extends grpc.Client {
-  Check(req: unknown, options: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: { status?: { code?: number } }) => void): grpc.ClientUnaryCall;
-}
-const authPkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
-  envoy: { service: { auth: { v3: { Authorization: new (addr: string, creds: grpc.ChannelCredentials) => AuthClient } } } };
-};
+import { Sidecar, sidecarOptions } from "../src/executive/index.js";
+import { authClient, noPostBundle, type AuthClient } from "./helpers/sidecar-fixture.js";
 
 let dir: string;
 let bundlePath: string;
@@ -30,16 +19,7 @@ let collectorUrl: string;
 const received: Array<{ path: string; type: string; body: unknown }> = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "aecp-otel-"));
-  const kp = generateKeyPairPem();
-  pubPath = join(dir, "aecp.pub");
-  writeFileSync(pubPath, kp.publicPem);
-  const r = await compile([{ path: "p.policy", text: 'POLICY no_post { SCOPE: requests CONSTRAINT: request.method != "POST" ENFORCEMENT: BLOCKING }' }], {
-    name: "otel",
-    key: parsePrivateKeyPem(kp.privatePem),
-  });
-  bundlePath = join(dir, "b.bundle");
-  writeFileSync(bundlePath, r.bundle!);
+  ({ dir, bundlePath, pubPath } = await noPostBundle("aecp-otel-", "otel"));
   collector = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -92,7 +72,7 @@ describe("OpenTelemetry export", () => {
       sidecarOptions({ bundle: bundlePath, pub: [pubPath], grpc: ["127.0.0.1:0"], http: "127.0.0.1:0", telemetry: { otlpEndpoint: collectorUrl, serviceName: "aecp-test" } }),
     );
     await s.start();
-    const client = new authPkg.envoy.service.auth.v3.Authorization(s.status().listening.grpc[0]!, grpc.credentials.createInsecure());
+    const client = authClient(s.status().listening.grpc[0]!);
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parent = "00f067aa0ba902b7";
     expect(await check(client, "POST", { traceparent: `00-${traceId}-${parent}-01` })).toBe(7);
@@ -132,7 +112,7 @@ describe("Prometheus /metrics", () => {
     const s = new Sidecar(sidecarOptions({ bundle: bundlePath, pub: [pubPath], grpc: ["127.0.0.1:0"], http: "127.0.0.1:0" }));
     await s.start();
     try {
-      const client = new authPkg.envoy.service.auth.v3.Authorization(s.status().listening.grpc[0]!, grpc.credentials.createInsecure());
+      const client = authClient(s.status().listening.grpc[0]!);
       await check(client, "POST", {});
       await check(client, "GET", {});
       client.close();

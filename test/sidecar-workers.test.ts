@@ -4,25 +4,14 @@
 // Runs the built CLI (dist/), as users do.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { get } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKeyPairPem, parsePrivateKeyPem } from "../src/bundle/index.js";
-import { envoyAuthPackageDefinition } from "../src/executive/index.js";
-import { compile } from "../src/judicial/index.js";
+import { authClient, noPostBundle } from "./helpers/sidecar-fixture.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-
-interface AuthClient extends grpc.Client {
-  Check(req: unknown, options: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: { status?: { code?: number } }) => void): grpc.ClientUnaryCall;
-}
-const authPkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
-  envoy: { service: { auth: { v3: { Authorization: new (addr: string, creds: grpc.ChannelCredentials) => AuthClient } } } };
-};
 
 let dir: string;
 let bundlePath: string;
@@ -30,16 +19,7 @@ let pubPath: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "aecp-workers-"));
-  const kp = generateKeyPairPem();
-  pubPath = join(dir, "aecp.pub");
-  writeFileSync(pubPath, kp.publicPem);
-  const r = await compile([{ path: "p.policy", text: 'POLICY no_post { SCOPE: requests CONSTRAINT: request.method != "POST" ENFORCEMENT: BLOCKING }' }], {
-    name: "workers",
-    key: parsePrivateKeyPem(kp.privatePem),
-  });
-  bundlePath = join(dir, "b.bundle");
-  writeFileSync(bundlePath, r.bundle!);
+  ({ dir, bundlePath, pubPath } = await noPostBundle("aecp-workers-", "workers"));
 });
 
 afterAll(() => {
@@ -79,7 +59,7 @@ function getJson(url: string): Promise<{ pid: number; ready: boolean }> {
 }
 
 function check(addr: string, method: string): Promise<number | undefined> {
-  const c = new authPkg.envoy.service.auth.v3.Authorization(addr, grpc.credentials.createInsecure());
+  const c = authClient(addr);
   const req = { attributes: { request: { http: { method, path: "/x", host: "h", headers: {} } } } };
   return new Promise((resolve, reject) =>
     c.Check(req, { deadline: Date.now() + 10_000 }, (e, r) => {
