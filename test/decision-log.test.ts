@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { isAecpError } from "../src/common/index.js";
 import {
   ALWAYS_MASKED_HEADERS,
+  ALWAYS_MASKED_QUERY,
   DECISION_LOG_DEFAULTS,
   DecisionLog,
   MASKED_VALUE,
@@ -86,6 +87,7 @@ describe("decisionLogOptions", () => {
       flushIntervalMs: 1000,
       maxBodyBytes: 4096,
       maskHeaders: ["authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key"],
+      maskQuery: [...ALWAYS_MASKED_QUERY],
       requestTimeoutMs: 5000,
       backoffBaseMs: 250,
       backoffMaxMs: 30_000,
@@ -273,6 +275,25 @@ describe("the record", () => {
     expect(rec.attributes?.headers).toEqual({ Authorization: MASKED_VALUE, "X-Tenant-Key": "visible-here", accept: "*/*" });
     expect(rec.reason).toBeUndefined();
     expect(rec.effect).toBe("allow");
+  });
+
+  it("masks credential query parameters in query and in the :path / x-envoy-original-path headers; configured names add to the fixed set", () => {
+    const d = decision({ effect: "allow", violations: [] });
+    const a = attributes(1, {
+      query: { access_token: "s3cr3t", Page: "2", tenant_key: "t-1" },
+      headers: { ":path": "/orders?Page=2&access_token=s3cr3t&%74oken=x&tenant_key=t-1&flag", "x-envoy-original-path": "/o?sig=abc", accept: "*/*" },
+    });
+    const rec = buildDecisionRecord(outcomeForDecision(d, "d-q"), a, d);
+    expect(rec.attributes?.query).toEqual({ access_token: MASKED_VALUE, Page: "2", tenant_key: "t-1" });
+    expect(rec.attributes?.headers[":path"]).toBe(`/orders?Page=2&access_token=${MASKED_VALUE}&%74oken=${MASKED_VALUE}&tenant_key=t-1&flag`);
+    expect(rec.attributes?.headers["x-envoy-original-path"]).toBe(`/o?sig=${MASKED_VALUE}`);
+    expect(JSON.stringify(rec)).not.toContain("s3cr3t");
+    const opts = decisionLogOptions({ maskQuery: ["Tenant_Key"] });
+    expect(opts.maskQuery).toContain("tenant_key");
+    const custom = buildDecisionRecord(outcomeForDecision(d, "d-q2"), a, d, { ...opts });
+    expect(custom.attributes?.query["tenant_key"]).toBe(MASKED_VALUE);
+    expect(custom.attributes?.headers[":path"]).toContain(`tenant_key=${MASKED_VALUE}`);
+    expect(() => decisionLogOptions({ maskQuery: [""] })).toThrow(/`maskQuery`/);
   });
 
   it("logs a large body as {truncated, bytes}: size from the raw body, else content-length, else null; omits an absent body", () => {

@@ -77,6 +77,13 @@ export interface DecisionLogOptions {
    * includes ALWAYS_MASKED_HEADERS; configured names are added to them.
    */
   readonly maskHeaders: readonly string[];
+  /**
+   * Query parameter names (matched case-insensitively) whose values are
+   * logged as `"***"`, in `query` and in the query string of the `:path` and
+   * `x-envoy-original-path` headers. Always includes ALWAYS_MASKED_QUERY;
+   * configured names are added to them.
+   */
+  readonly maskQuery: readonly string[];
   /** Time allowed for one request, connect to response end, ms. Default 5,000; 1 to 600,000. */
   readonly requestTimeoutMs: number;
   /** Backoff after the first failed request, ms; doubles per consecutive failure (with jitter). Default 250; 1 to 600,000. */
@@ -101,6 +108,15 @@ export const DECISION_LOG_DEFAULTS = Object.freeze({
 /** Header names whose values are always masked, whatever the configuration. */
 export const ALWAYS_MASKED_HEADERS: readonly string[] = Object.freeze(["authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key"]);
 
+/** Query parameters whose values are always masked (credentials that clients put in URLs). */
+export const ALWAYS_MASKED_QUERY: readonly string[] = Object.freeze([
+  "access_token", "id_token", "refresh_token", "token", "api_key", "apikey", "password", "passwd",
+  "secret", "client_secret", "signature", "sig", "x-amz-signature", "x-amz-security-token", "auth",
+]);
+
+/** Headers that carry the request's path with its query string. */
+const PATH_HEADERS = [":path", "x-envoy-original-path"];
+
 /** What a masked header value is replaced with. */
 export const MASKED_VALUE = "***";
 
@@ -112,6 +128,7 @@ const KEYS = [
   "flushIntervalMs",
   "maxBodyBytes",
   "maskHeaders",
+  "maskQuery",
   "requestTimeoutMs",
   "backoffBaseMs",
   "backoffMaxMs",
@@ -146,6 +163,17 @@ function sinkUrl(v: unknown): string | undefined {
 
 /** RFC 9110 token characters: what a header name may contain. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function queryNames(v: unknown): readonly string[] {
+  const list = v === undefined ? [] : typeof v === "string" ? [v] : v;
+  if (!Array.isArray(list)) bad("maskQuery", "must be a list of query parameter names");
+  const names = new Set(ALWAYS_MASKED_QUERY);
+  for (const n of list) {
+    if (typeof n !== "string" || n === "" || n.length > 256) bad("maskQuery", `must be a list of query parameter names, not \`${String(n).slice(0, 64)}\``);
+    names.add(n.toLowerCase());
+  }
+  return Object.freeze([...names]);
+}
 
 function headerNames(v: unknown): readonly string[] {
   const list = v === undefined ? [] : typeof v === "string" ? [v] : v;
@@ -185,6 +213,7 @@ export function decisionLogOptions(raw?: unknown): DecisionLogOptions {
     flushIntervalMs: int("flushIntervalMs", r["flushIntervalMs"], D.flushIntervalMs, 10, 3_600_000),
     maxBodyBytes: int("maxBodyBytes", r["maxBodyBytes"], D.maxBodyBytes, 0, 16 * 1024 * 1024),
     maskHeaders: headerNames(r["maskHeaders"]),
+    maskQuery: queryNames(r["maskQuery"]),
     requestTimeoutMs: int("requestTimeoutMs", r["requestTimeoutMs"], D.requestTimeoutMs, 1, 600_000),
     backoffBaseMs,
     backoffMaxMs,
@@ -392,16 +421,49 @@ function peerRecord(p: PeerAttributes): DecisionRecordPeer {
   return out;
 }
 
-function maskedHeaders(h: Readonly<Record<string, string>>, mask: ReadonlySet<string>): Record<string, string> {
+function maskedHeaders(h: Readonly<Record<string, string>>, mask: ReadonlySet<string>, maskQuery: ReadonlySet<string>): Record<string, string> {
   // null prototype: a header named `__proto__` is data, not a prototype
   const out = Object.create(null) as Record<string, string>;
-  for (const k of Object.keys(h)) out[k] = mask.has(k.toLowerCase()) ? MASKED_VALUE : h[k]!;
+  for (const k of Object.keys(h)) {
+    const lower = k.toLowerCase();
+    out[k] = mask.has(lower) ? MASKED_VALUE : PATH_HEADERS.includes(lower) ? maskedPathQuery(h[k]!, maskQuery) : h[k]!;
+  }
   return out;
+}
+
+function maskedQuery(q: Readonly<Record<string, string>>, maskQuery: ReadonlySet<string>): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const k of Object.keys(q)) out[k] = maskQuery.has(k.toLowerCase()) ? MASKED_VALUE : q[k]!;
+  return out;
+}
+
+/** `path?a=1&token=x` → `path?a=1&token=***` (names compared after percent-decoding). */
+function maskedPathQuery(path: string, maskQuery: ReadonlySet<string>): string {
+  const q = path.indexOf("?");
+  if (q < 0) return path;
+  const parts = path.slice(q + 1).split("&");
+  let changed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    const eq = p.indexOf("=");
+    const rawName = eq < 0 ? p : p.slice(0, eq);
+    let name: string;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, " ")).toLowerCase();
+    } catch {
+      name = rawName.toLowerCase();
+    }
+    if (eq >= 0 && maskQuery.has(name)) {
+      parts[i] = `${rawName}=${MASKED_VALUE}`;
+      changed = true;
+    }
+  }
+  return changed ? `${path.slice(0, q)}?${parts.join("&")}` : path;
 }
 
 const policies = (refs: readonly { policy: string; enforcement: string }[]): DecisionRecordPolicy[] => refs.map((p) => ({ policy: p.policy, enforcement: p.enforcement }));
 
-function recordOf(r: PendingRecord, mask: ReadonlySet<string>): DecisionRecord {
+function recordOf(r: PendingRecord, mask: ReadonlySet<string>, maskQuery: ReadonlySet<string>): DecisionRecord {
   const d = r.decision;
   const a = r.attrs;
   return {
@@ -421,8 +483,8 @@ function recordOf(r: PendingRecord, mask: ReadonlySet<string>): DecisionRecord {
           path: a.path ?? null,
           host: a.host ?? null,
           scheme: a.scheme ?? null,
-          query: a.query,
-          headers: maskedHeaders(a.headers, mask),
+          query: maskedQuery(a.query, maskQuery),
+          headers: maskedHeaders(a.headers, mask, maskQuery),
           source: peerRecord(a.source),
           destination: peerRecord(a.destination),
           context: a.context,
@@ -441,10 +503,10 @@ export function buildDecisionRecord(
   outcome: CheckOutcome,
   attrs: RequestAttributes | undefined,
   decision?: Decision,
-  options: Pick<DecisionLogOptions, "maskHeaders" | "maxBodyBytes"> = { maskHeaders: ALWAYS_MASKED_HEADERS, maxBodyBytes: DECISION_LOG_DEFAULTS.maxBodyBytes },
+  options: Pick<DecisionLogOptions, "maskHeaders" | "maxBodyBytes"> & { maskQuery?: readonly string[] } = { maskHeaders: ALWAYS_MASKED_HEADERS, maxBodyBytes: DECISION_LOG_DEFAULTS.maxBodyBytes },
   timeMs: number = Date.now(),
 ): DecisionRecord {
-  const rec = recordOf(capture(outcome, attrs, decision, options.maxBodyBytes, timeMs), new Set(options.maskHeaders));
+  const rec = recordOf(capture(outcome, attrs, decision, options.maxBodyBytes, timeMs), new Set(options.maskHeaders), new Set(options.maskQuery ?? ALWAYS_MASKED_QUERY));
   return JSON.parse(JSON.stringify(rec)) as DecisionRecord; // exactly what the sink would see
 }
 
@@ -503,6 +565,7 @@ export class DecisionLog {
   readonly options: DecisionLogOptions;
   private readonly disabled: boolean;
   private readonly mask: ReadonlySet<string>;
+  private readonly maskQuery: ReadonlySet<string>;
   private readonly origin: string;
   private readonly requestPath: string;
   private readonly headers: Record<string, string>;
@@ -556,6 +619,7 @@ export class DecisionLog {
     const o = this.options;
     this.disabled = o.sink === undefined;
     this.mask = new Set(o.maskHeaders);
+    this.maskQuery = new Set(o.maskQuery);
     const url = new URL(o.sink ?? "http://disabled.invalid/");
     this.origin = url.origin;
     this.requestPath = url.pathname + url.search;
@@ -865,7 +929,7 @@ export class DecisionLog {
   private serialize(r: PendingRecord): string | undefined {
     if (r.json !== undefined) return r.json;
     try {
-      r.json = JSON.stringify(recordOf(r, this.mask));
+      r.json = JSON.stringify(recordOf(r, this.mask, this.maskQuery));
     } catch {
       return undefined; // e.g. a body value JSON cannot represent
     }

@@ -20,7 +20,7 @@ export { outcomeForDecision, outcomeForError, toCheckResponse, HEADER_DECISION_I
 export type { CheckOutcome } from "./response.js";
 export { authzMode, checkRequestFromHttp, readRequestBody, serveAuthz, writeOutcome, AUTHZ_PREFIX, FORWARD_AUTH_HEADERS, HEADER_REASON, HEADER_ENVOY_HEADERS_TO_REMOVE } from "./http-authz.js";
 export type { AuthzDecider, AuthzMode, HttpAuthzRequest } from "./http-authz.js";
-export { DecisionLog, decisionLogOptions, buildDecisionRecord, DECISION_LOG_DEFAULTS, ALWAYS_MASKED_HEADERS } from "./decision-log.js";
+export { DecisionLog, decisionLogOptions, buildDecisionRecord, DECISION_LOG_DEFAULTS, ALWAYS_MASKED_HEADERS, ALWAYS_MASKED_QUERY } from "./decision-log.js";
 export type { DecisionLogOptions, DecisionLogStatus, DecisionRecord } from "./decision-log.js";
 export { encodeExceptionGrant, verifyExceptionGrant, HEADER_EXCEPTION_GRANT } from "./exception-grant.js";
 export type { ExceptionGrantPayload, VerifiedExceptionGrant } from "./exception-grant.js";
