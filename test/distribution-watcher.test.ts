@@ -18,7 +18,17 @@ import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sidecar, sidecarOptions } from "../src/executive/index.js";
-import { BundleWatcher, DistributionServer, blobDigestOf, createManifest, distributionServerOptions, publishBundle, watcherForSidecar } from "../src/distribution/index.js";
+import {
+  BundleWatcher,
+  DistributionServer,
+  SHADOW_WATCHER_COMPONENT,
+  blobDigestOf,
+  createManifest,
+  distributionServerOptions,
+  publishBundle,
+  shadowWatcherForSidecar,
+  watcherForSidecar,
+} from "../src/distribution/index.js";
 import { bundleDigest, editManifest, HostileDistribution, makeFixtures, manifestFor, until, type Fixtures } from "./distribution/fixtures.js";
 
 const MAIN_JS = join(fileURLToPath(new URL("..", import.meta.url)), "dist/cli/main.js");
@@ -304,6 +314,38 @@ describe("read token", () => {
     await until(() => withToken.sidecar.active?.revision === 1, "revision 1 with the token");
     await until(() => component(without.sidecar)?.code === "AECP_DISTRIBUTION_UNAUTHORIZED", "unauthorized reported");
     expect(without.sidecar.ready).toBe(false);
+  });
+});
+
+describe("shadow candidate from distribution (--shadow-name)", () => {
+  it("a second watcher feeds verified revisions of the shadow name to the shadow evaluator, never to enforcement", async () => {
+    const server = await realServer(join(fx.dir, "shadow-data"));
+    await publish(server.url, fx.v1);
+    await publish(server.url, fx.otherName); // bundle `other`, revision 1
+    const { sidecar } = await sidecarOn(server.url, { shadowName: "other" });
+    const shadowWatcher = shadowWatcherForSidecar(sidecar, FAST);
+    shadowWatcher.start();
+    cleanups.push(() => shadowWatcher.stop());
+    await until(() => sidecar.active?.revision === 1 && sidecar.shadowActive?.revision === 1, "active mesh r1 and shadow other r1");
+    expect(sidecar.active?.name).toBe("mesh");
+    expect(sidecar.shadowActive?.name).toBe("other");
+    expect(sidecar.status().shadow?.bundle.name).toBe("other");
+    expect(sidecar.status().components[SHADOW_WATCHER_COMPONENT]?.state).toBe("ok");
+    // a newer shadow revision replaces the candidate; the enforced bundle is untouched
+    const activeDigest = sidecar.active?.digest;
+    await publish(server.url, fx.otherName); // other r2
+    await until(() => sidecar.shadowActive?.revision === 2, "shadow other r2");
+    expect(sidecar.active?.digest).toBe(activeDigest);
+    // and the other way round: a new enforced revision leaves the shadow candidate alone
+    await publish(server.url, fx.v2); // mesh r2
+    await until(() => sidecar.active?.revision === 2, "mesh r2 active");
+    expect(sidecar.shadowActive?.revision).toBe(2);
+    expect(sidecar.shadowActive?.name).toBe("other");
+  });
+
+  it("shadowName needs distribution and excludes shadowBundle", () => {
+    expect(() => sidecarOptions({ bundle: "/b", pub: ["/k"], shadowName: "other" })).toThrow(/shadowName/);
+    expect(() => sidecarOptions({ distribution: "http://127.0.0.1:1", name: "mesh", pub: ["/k"], shadowName: "other", shadowBundle: "/c" })).toThrow(/exclusive/);
   });
 });
 

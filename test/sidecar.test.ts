@@ -972,6 +972,7 @@ describe("sidecarOptions validation", () => {
       name: undefined,
       distributionToken: undefined,
       shadowBundle: undefined,
+      shadowName: undefined,
       workers: 1,
       telemetry: { otlpEndpoint: undefined, serviceName: "aecp-sidecar", sampleRatio: 1, metricIntervalMs: 15_000, headers: {} },
     });

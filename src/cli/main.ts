@@ -97,6 +97,7 @@ export function buildProgram(runner: Runner): Command {
     .option("--hold-ms <ms>", "hold mode: longest wait for a human decision (keep below Envoy's ext_authz timeout)")
     .option("--decision-log <url>", "ship decision records in batches to this HTTP sink (token from AECP_DECISION_LOG_TOKEN)")
     .option("--shadow-bundle <file>", "evaluate this candidate bundle beside the active one and record where decisions differ (responses unaffected)")
+    .option("--shadow-name <bundle-name>", "with --distribution: follow this bundle name as the shadow candidate")
     .option("--workers <n>", "processes sharing the listeners via node:cluster (default 1)")
     .option("--otlp-endpoint <url>", "export OpenTelemetry traces and metrics over OTLP/HTTP to this base URL (default off; also OTEL_EXPORTER_OTLP_ENDPOINT)")
     .option("--config <sidecar.yaml>", "YAML file with the same options (camelCase keys); flags override it")

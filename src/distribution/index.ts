@@ -17,4 +17,4 @@ export { distributionServerOptions, watcherOptions, DISTRIBUTION_DEFAULTS, WATCH
 export type { DistributionServerOptions, WatcherOptions } from "./options.js";
 export { BundleWatcher, WATCHER_COMPONENT } from "./watcher.js";
 export type { WatchTarget, WatcherStatus } from "./watcher.js";
-export { watcherForSidecar } from "./sidecar-watch.js";
+export { watcherForSidecar, shadowWatcherForSidecar, SHADOW_WATCHER_COMPONENT } from "./sidecar-watch.js";

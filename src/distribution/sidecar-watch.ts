@@ -10,7 +10,7 @@ import { TrustedKeys } from "../bundle/index.js";
 import { BundleStore, type Sidecar } from "../executive/index.js";
 import { verifyManifest, type VerifiedManifest } from "./manifest.js";
 import { watcherOptions } from "./options.js";
-import { BundleWatcher } from "./watcher.js";
+import { BundleWatcher, type WatchTarget } from "./watcher.js";
 
 /**
  * Create (not start) the watcher for a sidecar configured with
@@ -29,6 +29,39 @@ export function watcherForSidecar(sidecar: Sidecar, overrides: Record<string, un
   });
   const trusted = TrustedKeys.fromPems(o.pub.map((p) => readFileSync(p, "utf8")));
   return new BundleWatcher(options, sidecar, trusted, cachedManifest(sidecar, trusted));
+}
+
+/** Component name under /status `components` for the shadow watcher. */
+export const SHADOW_WATCHER_COMPONENT = "shadow-distribution";
+
+/**
+ * Create (not start) a watcher that follows the sidecar's `shadowName` and
+ * feeds each verified revision to `sidecar.activateShadow` — a candidate
+ * bundle tried on live traffic, never enforced. The same checks as the main
+ * watcher (manifest signature, expiry, rollback, digest, size, bundle
+ * signature); its health shows as `shadow-distribution` in /status. Its
+ * metrics are not exported (the main watcher's metric families would repeat).
+ */
+export function shadowWatcherForSidecar(sidecar: Sidecar, overrides: Record<string, unknown> = {}): BundleWatcher {
+  const o = sidecar.options;
+  if (o.distribution === undefined || o.shadowName === undefined) throw new AecpError("AECP_CONFIG_INVALID", "the sidecar has no `distribution` and `shadowName` to watch");
+  const options = watcherOptions({
+    url: o.distribution,
+    name: o.shadowName,
+    ...(o.distributionToken !== undefined ? { token: o.distributionToken } : {}),
+    maxBundleBytes: o.maxBundleBytes,
+    ...overrides,
+  });
+  const trusted = TrustedKeys.fromPems(o.pub.map((p) => readFileSync(p, "utf8")));
+  const target: WatchTarget = {
+    get active() {
+      return sidecar.shadowActive;
+    },
+    activate: (bytes, _source, meta) => sidecar.activateShadow(bytes, meta),
+    reportComponent: (_name, status) => sidecar.reportComponent(SHADOW_WATCHER_COMPONENT, status),
+    addMetrics: () => undefined,
+  };
+  return new BundleWatcher(options, target, trusted, undefined);
 }
 
 /** The verified manifest saved with the active last-known-good bundle, if it matches it. */

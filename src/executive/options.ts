@@ -19,6 +19,8 @@ export interface SidecarOptions {
   readonly distributionToken: string | undefined;
   /** Candidate bundle evaluated beside the active one; differences are recorded, responses unaffected. Default undefined. */
   readonly shadowBundle: string | undefined;
+  /** Candidate bundle name to follow on the distribution service as the shadow (needs `distribution`; exclusive with `shadowBundle`). Default undefined. */
+  readonly shadowName: string | undefined;
   /** Processes sharing the listeners (node:cluster); 1 = this process serves. Default 1. */
   readonly workers: number;
   /** OpenTelemetry export (see telemetry.ts); disabled unless `otlpEndpoint` is set. */
@@ -67,7 +69,7 @@ export const SIDECAR_DEFAULTS = Object.freeze({
 const KEYS = [
   "bundle", "pub", "grpc", "http", "failOpen", "failStatus", "maxBundleBytes", "maxBodyBytes", "cacheDir",
   "approvals", "approvalsToken", "pauseMode", "holdMs", "deferStatus", "decisionLog",
-  "distribution", "name", "distributionToken", "shadowBundle", "workers", "telemetry", "grantPub",
+  "distribution", "name", "distributionToken", "shadowBundle", "shadowName", "workers", "telemetry", "grantPub",
 ] as const;
 
 /** The bundle-name rule of `aecp compile --name`. */
@@ -128,6 +130,8 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
   if (r["bundle"] !== undefined && r["distribution"] !== undefined) bad("bundle", "and `distribution` are exclusive: serve a file or follow the distribution service, not both");
   if (r["distribution"] !== undefined && r["name"] === undefined) bad("name", "is required with `distribution` (the bundle name to follow)");
   if (r["name"] !== undefined && r["distribution"] === undefined) bad("name", "needs `distribution`");
+  if (r["shadowName"] !== undefined && r["distribution"] === undefined) bad("shadowName", "needs `distribution`");
+  if (r["shadowName"] !== undefined && r["shadowBundle"] !== undefined) bad("shadowName", "and `shadowBundle` are exclusive: one shadow candidate at a time");
   if (r["pub"] === undefined) bad("pub", "is required (at least one trusted public key)");
   const grpc = r["grpc"] === undefined ? SIDECAR_DEFAULTS.grpc : strList("grpc", r["grpc"]);
   const failStatus = r["failStatus"] === undefined ? SIDECAR_DEFAULTS.failStatus : int("failStatus", r["failStatus"], 400, 599);
@@ -137,6 +141,12 @@ export function sidecarOptions(raw: unknown): SidecarOptions {
     name: r["name"] === undefined ? undefined : BUNDLE_NAME.test(str("name", r["name"])) ? (r["name"] as string) : bad("name", "must be a bundle name: letters, digits, `.`, `_`, `-` (at most 128 characters)"),
     distributionToken: r["distributionToken"] === undefined ? undefined : str("distributionToken", r["distributionToken"]),
     shadowBundle: r["shadowBundle"] === undefined ? undefined : str("shadowBundle", r["shadowBundle"]),
+    shadowName:
+      r["shadowName"] === undefined
+        ? undefined
+        : BUNDLE_NAME.test(str("shadowName", r["shadowName"]))
+          ? (r["shadowName"] as string)
+          : bad("shadowName", "must be a bundle name: letters, digits, `.`, `_`, `-` (at most 128 characters)"),
     workers: r["workers"] === undefined ? 1 : int("workers", r["workers"], 1, 64),
     telemetry: telemetryOptions(r["telemetry"] ?? {}),
     pub: Object.freeze(strList("pub", r["pub"])),

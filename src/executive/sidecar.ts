@@ -542,15 +542,35 @@ export class Sidecar {
     const file = this.options.shadowBundle;
     if (file === undefined) return;
     try {
-      const bytes = new Uint8Array(readFileSync(file));
-      const b = LoadedBundle.load(bytes, { trustedKeys: this.trusted, maxBundleBytes: this.options.maxBundleBytes });
-      for (let i = 0; i < 20; i++) b.evaluate(emptyRequestAttributes());
-      this.shadow = new ShadowEvaluator(b);
-      this.reportComponent("shadow", { state: "ok" });
+      this.activateShadow(new Uint8Array(readFileSync(file)));
     } catch (e) {
       const err = isAecpError(e) ? e : new AecpError("AECP_IO", `cannot read shadow bundle \`${file}\``, { cause: e });
       this.reportComponent("shadow", { state: "error", code: err.code, reason: `shadow bundle \`${file}\` not loaded: ${err.message}` });
     }
+  }
+
+  /**
+   * Make `bytes` the shadow candidate (from `--shadow-bundle`, or the
+   * distribution watcher following `--shadow-name`): verified against the
+   * trusted keys and warmed up like any bundle; counters start afresh. Throws
+   * (AECP_BUNDLE_*) and keeps the current candidate when invalid.
+   */
+  activateShadow(bytes: Uint8Array, meta: BundleMeta = {}): LoadedBundle {
+    const b = LoadedBundle.load(bytes, {
+      trustedKeys: this.trusted,
+      maxBundleBytes: this.options.maxBundleBytes,
+      ...(meta.revision !== undefined ? { revision: meta.revision } : {}),
+    });
+    for (let i = 0; i < 20; i++) b.evaluate(emptyRequestAttributes());
+    this.shadow = new ShadowEvaluator(b);
+    this.reportComponent("shadow", { state: "ok" });
+    return b;
+  }
+
+  /** The shadow candidate (name, digest, revision), or undefined. */
+  get shadowActive(): { name: string; digest: string; revision: number | null } | undefined {
+    const b = this.shadow?.bundle;
+    return b === undefined ? undefined : { name: b.name, digest: b.ref.digest, revision: b.ref.revision };
   }
 
   /** The shadow evaluator, when a candidate bundle is loaded (tests flush it). */

@@ -11,6 +11,7 @@ export interface SidecarCliOptions {
   distribution?: string;
   name?: string;
   shadowBundle?: string;
+  shadowName?: string;
   workers?: string;
   otlpEndpoint?: string;
   pub: string[];
@@ -47,6 +48,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
   if (o.distribution !== undefined) flags["distribution"] = o.distribution;
   if (o.name !== undefined) flags["name"] = o.name;
   if (o.shadowBundle !== undefined) flags["shadowBundle"] = o.shadowBundle;
+  if (o.shadowName !== undefined) flags["shadowName"] = o.shadowName;
   if (o.workers !== undefined) flags["workers"] = Number(o.workers);
   const otlp = o.otlpEndpoint ?? process.env["OTEL_EXPORTER_OTLP_ENDPOINT"];
   if (otlp !== undefined && otlp !== "") flags["telemetry"] = { ...((fromFile["telemetry"] ?? {}) as Record<string, unknown>), otlpEndpoint: otlp };
@@ -85,8 +87,12 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
     throw e;
   }
   // --distribution: the watcher (src/distribution) follows --name and swaps verified revisions in
-  const watcher = options.distribution === undefined ? undefined : (await import("../../distribution/index.js")).watcherForSidecar(sidecar);
+  const distribution = options.distribution === undefined ? undefined : await import("../../distribution/index.js");
+  const watcher = distribution?.watcherForSidecar(sidecar);
   watcher?.start();
+  // --shadow-name: a second watcher feeds the shadow candidate
+  const shadowWatcher = options.shadowName === undefined ? undefined : distribution?.shadowWatcherForSidecar(sidecar);
+  shadowWatcher?.start();
   const s = sidecar.status();
   const what = s.bundle
     ? `bundle \`${s.bundle.name}\` ${s.bundle.digest.slice(0, 19)}… (${s.bundle.policies} policies)${s.bundle.source === "cache" ? ", serving the LAST-KNOWN-GOOD bundle" : ""}`
@@ -98,6 +104,7 @@ export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
       `${options.failOpen ? ", FAIL-OPEN" : ""}\n`,
   );
   await workers.waitForStop();
+  await shadowWatcher?.stop();
   await watcher?.stop();
   await sidecar.stop();
   return EXIT_OK;
