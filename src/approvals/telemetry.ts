@@ -11,7 +11,7 @@
 import type { Attributes, Context, Counter, Histogram, Tracer } from "@opentelemetry/api";
 import type { NodeSDK } from "@opentelemetry/sdk-node";
 import { AECP_VERSION } from "../common/index.js";
-import { startTelemetrySdk, type TelemetryOptions } from "../executive/index.js";
+import { startTelemetrySdk, stopTelemetrySdk, type TelemetryOptions } from "../executive/index.js";
 
 type Api = typeof import("@opentelemetry/api");
 
@@ -73,12 +73,6 @@ export class ApprovalsTelemetry {
 
   /** Flush and stop exporting; unregisters the global providers. */
   async shutdown(): Promise<void> {
-    try {
-      await this.sdk.shutdown();
-    } finally {
-      this.api.trace.disable();
-      this.api.metrics.disable();
-      this.api.propagation.disable();
-    }
+    await stopTelemetrySdk(this.api, this.sdk);
   }
 }

@@ -13,7 +13,7 @@ export type { ShadowOptions, ShadowStatus, ShadowDifference } from "./shadow.js"
 export { sidecarOptions, SIDECAR_DEFAULTS } from "./options.js";
 export { telemetryOptions, TELEMETRY_DEFAULTS } from "./telemetry-options.js";
 export type { TelemetryOptions } from "./telemetry-options.js";
-export { startTelemetrySdk } from "./telemetry.js";
+export { startTelemetrySdk, stopTelemetrySdk } from "./telemetry.js";
 export type { SidecarOptions } from "./options.js";
 export { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition, envoyProtoIncludeDirs, structToJson, jsonToStruct, LOADER_OPTIONS } from "./envoy.js";
 export { outcomeForDecision, outcomeForError, toCheckResponse, HEADER_DECISION_ID, HEADER_ADVISORY } from "./response.js";

@@ -86,6 +86,17 @@ export async function startTelemetrySdk(opts: TelemetryOptions, serviceName: str
   return { api, sdk };
 }
 
+/** Flush and stop what startTelemetrySdk started, and unregister the global providers. */
+export async function stopTelemetrySdk(api: Api, sdk: NodeSDK): Promise<void> {
+  try {
+    await sdk.shutdown();
+  } finally {
+    api.trace.disable();
+    api.metrics.disable();
+    api.propagation.disable();
+  }
+}
+
 export class Telemetry {
   private constructor(
     private readonly api: Api,
@@ -175,12 +186,6 @@ export class Telemetry {
 
   /** Flush and stop exporting; unregisters the global providers. */
   async shutdown(): Promise<void> {
-    try {
-      await this.sdk.shutdown();
-    } finally {
-      this.api.trace.disable();
-      this.api.metrics.disable();
-      this.api.propagation.disable();
-    }
+    await stopTelemetrySdk(this.api, this.sdk);
   }
 }
