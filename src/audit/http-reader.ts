@@ -5,7 +5,7 @@
 // trusted, only the checkpoint signing keys are.
 
 import { request } from "undici";
-import { AecpError, ERROR_CODES, type ErrorCode } from "../common/index.js";
+import { AecpError, errorFromAnswer, type ErrorCode } from "../common/index.js";
 import { parseCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { StoredEntry, validKind, validSubject, type AuditEntry } from "./entry.js";
 import { fromHex } from "./merkle.js";
@@ -53,16 +53,7 @@ export async function httpGet(url: string, opts: HttpOptions = {}): Promise<{ st
 
 /** The error an AECP service answered (its code when it is one of ours), or AECP_AUDIT_UNAVAILABLE. */
 export function answerError(url: string, status: number, body: Uint8Array, fallback: ErrorCode = "AECP_AUDIT_UNAVAILABLE"): AecpError {
-  let code: ErrorCode = fallback;
-  let message = `${new URL(url).pathname} answered HTTP ${status}`;
-  try {
-    const e = (JSON.parse(Buffer.from(body).toString("utf8")) as { error?: { code?: string; message?: string } }).error;
-    if (e?.code && e.code in ERROR_CODES) code = e.code as ErrorCode;
-    if (typeof e?.message === "string") message = `${message}: ${e.message.slice(0, 500)}`;
-  } catch {
-    // not our JSON (a proxy's page): keep the fallback code
-  }
-  return new AecpError(code, message, { detail: { status } });
+  return errorFromAnswer(status, body, fallback, `${new URL(url).pathname} answered`);
 }
 
 /** GET `url` and parse JSON from a 200 answer; other statuses throw `answerError`. */

@@ -126,3 +126,22 @@ export class AecpError extends Error {
 export function isAecpError(e: unknown, code?: ErrorCode): e is AecpError {
   return e instanceof AecpError && (code === undefined || e.code === code);
 }
+
+/**
+ * The AecpError for a non-success answer of an AECP service. Its JSON body
+ * `{"error": {"code", "message"}}` supplies the code (when it is one of ours)
+ * and the detail; any other body (a proxy's page) keeps `fallback`. The
+ * message is `<prefix> HTTP <status>`, then the service's own message.
+ */
+export function errorFromAnswer(status: number, body: Uint8Array, fallback: ErrorCode, prefix: string): AecpError {
+  let code: ErrorCode = fallback;
+  let message = `${prefix} HTTP ${status}`;
+  try {
+    const e = (JSON.parse(Buffer.from(body).toString("utf8")) as { error?: { code?: string; message?: string } }).error;
+    if (e?.code && e.code in ERROR_CODES) code = e.code as ErrorCode;
+    if (typeof e?.message === "string") message = `${message}: ${e.message.slice(0, 500)}`;
+  } catch {
+    // not our JSON: keep the fallback code
+  }
+  return new AecpError(code, message, { detail: { status } });
+}

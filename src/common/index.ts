@@ -1,4 +1,4 @@
 // Import surface of src/common: the bottom layer (errors), imported by every other layer.
 export { AECP_VERSION, COMPILER_ID } from "./version.js";
-export { AecpError, ERROR_CODES, isAecpError } from "./errors.js";
+export { AecpError, ERROR_CODES, errorFromAnswer, isAecpError } from "./errors.js";
 export type { ErrorCode, ErrorSpec } from "./errors.js";

@@ -6,7 +6,7 @@
 // server answer AECP_MANIFEST_ROLLBACK; the client re-reads and retries.
 
 import { request, type Dispatcher } from "undici";
-import { AecpError, ERROR_CODES, type ErrorCode } from "../common/index.js";
+import { AecpError, errorFromAnswer, type ErrorCode } from "../common/index.js";
 import { readBundle, type PrivateKey } from "../bundle/index.js";
 import { blobDigestOf, createManifest, parseManifest } from "./manifest.js";
 
@@ -37,16 +37,9 @@ export interface PublishResult {
 
 /** Turn a non-success answer of the distribution service into an AecpError. */
 export function answerError(status: number, body: Uint8Array, what: string): AecpError {
-  let code: ErrorCode = status === 401 ? "AECP_DISTRIBUTION_UNAUTHORIZED" : status === 403 ? "AECP_DISTRIBUTION_FORBIDDEN" : status === 404 ? "AECP_DISTRIBUTION_NOT_FOUND" : "AECP_DISTRIBUTION_UNAVAILABLE";
-  let message = `distribution service answered ${what} with HTTP ${status}`;
-  try {
-    const e = (JSON.parse(Buffer.from(body).toString("utf8")) as { error?: { code?: string; message?: string } }).error;
-    if (e?.code && e.code in ERROR_CODES) code = e.code as ErrorCode;
-    if (typeof e?.message === "string") message = `${message}: ${e.message.slice(0, 500)}`;
-  } catch {
-    // not our JSON (a proxy's page): keep the status-based code
-  }
-  return new AecpError(code, message, { detail: { status } });
+  const fallback: ErrorCode =
+    status === 401 ? "AECP_DISTRIBUTION_UNAUTHORIZED" : status === 403 ? "AECP_DISTRIBUTION_FORBIDDEN" : status === 404 ? "AECP_DISTRIBUTION_NOT_FOUND" : "AECP_DISTRIBUTION_UNAVAILABLE";
+  return errorFromAnswer(status, body, fallback, `distribution service answered ${what} with`);
 }
 
 async function call(method: Dispatcher.HttpMethod, url: string, opts: PublishOptions, body?: Uint8Array, contentType?: string): Promise<{ status: number; body: Uint8Array }> {
