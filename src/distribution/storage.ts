@@ -12,10 +12,9 @@
 // are written before the manifest that names them, so a crash leaves at
 // worst an unreferenced blob, never a manifest without its blob.
 
-import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, linkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AecpError } from "../common/index.js";
+import { AecpError, writeFileDurably } from "../common/index.js";
 import { BUNDLE_NAME, DIGEST } from "./manifest.js";
 
 /** One stored revision of a bundle. */
@@ -82,7 +81,7 @@ export class FsStorage implements BundleStorage {
     const hex = checkDigest(digest);
     const path = join(this.location, "blobs", "sha256", hex);
     if (exists(path)) return;
-    writeDurably(join(this.location, "blobs", "sha256"), hex, bytes, false);
+    writeFileDurably(join(this.location, "blobs", "sha256"), hex, bytes);
   }
 
   async getBlob(digest: string): Promise<Uint8Array | undefined> {
@@ -95,9 +94,9 @@ export class FsStorage implements BundleStorage {
     const dir = join(this.location, "bundles", m.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // INVARIANT: a revision file is created once (link fails when it exists), so two publishers cannot both win.
-    writeDurably(dir, `${String(m.revision).padStart(16, "0")}.json`, m.bytes, true, () => {
+    writeFileDurably(dir, `${String(m.revision).padStart(16, "0")}.json`, m.bytes, { exclusive: true, onExists: () => {
       throw new AecpError("AECP_MANIFEST_ROLLBACK", `revision ${m.revision} of \`${m.name}\` already exists`);
-    });
+    } });
   }
 
   async revisions(name: string): Promise<number[]> {
@@ -168,40 +167,3 @@ function readIfExists(path: string): Uint8Array | undefined {
   }
 }
 
-/**
- * temp file → fsync → rename (or link when `exclusive`, which fails if the
- * target exists) → fsync the directory.
- */
-function writeDurably(dir: string, file: string, bytes: Uint8Array, exclusive: boolean, onExists?: () => never): void {
-  const tmp = join(dir, `.${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    const fd = openSync(tmp, "wx", 0o600);
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (exclusive) {
-      try {
-        linkSync(tmp, join(dir, file));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EEXIST" && onExists) onExists();
-        throw e;
-      } finally {
-        rmSync(tmp, { force: true });
-      }
-    } else renameSync(tmp, join(dir, file));
-    const dfd = openSync(dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch (cause) {
-    rmSync(tmp, { force: true });
-    if (cause instanceof AecpError) throw cause;
-    throw new AecpError("AECP_IO", `cannot write \`${join(dir, file)}\``, { cause });
-  }
-}

@@ -4,7 +4,7 @@
 // so it serves even when the configured source (file, distribution service)
 // is unreachable or currently bad.
 //
-// Crash safety: write to a temp file in the same directory, fsync it, rename
+// Crash safety (common writeFileDurably): write to a temp file in the same directory, fsync it, rename
 // over the old copy, fsync the directory. A reader sees the old or the new
 // bundle, never a torn one — and the bytes are re-verified on load anyway
 // (signature, ABI), so a corrupted cache is rejected, never trusted.
@@ -15,10 +15,10 @@
 // to; a meta whose digest does not match the bundle (a crash between the two
 // renames) is ignored.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { AecpError } from "../common/index.js";
+import { AecpError, writeFileDurably } from "../common/index.js";
 
 export const LKG_FILE = "last-known-good.bundle";
 export const LKG_META_FILE = "last-known-good.json";
@@ -57,30 +57,14 @@ export class BundleStore {
   }
 
   private writeAtomic(name: string, bytes: Uint8Array): void {
-    const tmp = join(this.dir, `.${name}.${process.pid}.tmp`);
-    const path = join(this.dir, name);
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      const fd = openSync(tmp, "w", 0o600);
-      try {
-        let off = 0;
-        while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-      const dfd = openSync(this.dir, "r");
-      try {
-        fsyncSync(dfd); // make the rename itself durable
-      } finally {
-        closeSync(dfd);
-      }
+      writeFileDurably(this.dir, name, bytes);
     } catch (cause) {
-      rmSync(tmp, { force: true });
       throw new AecpError("AECP_IO", `cannot persist the last-known-good bundle in \`${this.dir}\``, { cause });
     }
   }
+
 
   /**
    * The meta saved with `bytes`, or `{}` when there is none, it is unreadable,
