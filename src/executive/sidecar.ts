@@ -21,7 +21,7 @@ import type { Http2Server, ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { AecpError, ERROR_CODES, isAecpError, type ErrorCode } from "../common/index.js";
-import { LoadedBundle, TrustedKeys, emptyRequestAttributes, type Decision, type RequestAttributes } from "../bundle/index.js";
+import { LoadedBundle, TrustedKeys, type Decision, type RequestAttributes } from "../bundle/index.js";
 import { attributesFromCheckRequestJson } from "./checkrequest.js";
 import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "./envoy.js";
 import { authzMode, serveAuthz, type AuthzDecider } from "./http-authz.js";
@@ -210,8 +210,7 @@ export class Sidecar {
         maxBundleBytes: this.options.maxBundleBytes,
         ...(meta.revision !== undefined ? { revision: meta.revision } : {}),
       });
-      // warm-up and self-test off the request path: the module must evaluate
-      for (let i = 0; i < 200; i++) next.evaluate(emptyRequestAttributes());
+      next.warmUp(); // self-test and JIT warm-up, off the request path
     } catch (e) {
       const err = isAecpError(e) ? e : new AecpError("AECP_BUNDLE_WASM_INVALID", "bundle failed its self-test", { cause: e });
       this.lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
@@ -561,7 +560,7 @@ export class Sidecar {
       maxBundleBytes: this.options.maxBundleBytes,
       ...(meta.revision !== undefined ? { revision: meta.revision } : {}),
     });
-    for (let i = 0; i < 20; i++) b.evaluate(emptyRequestAttributes());
+    b.warmUp();
     this.shadow = new ShadowEvaluator(b);
     this.reportComponent("shadow", { state: "ok" });
     return b;
