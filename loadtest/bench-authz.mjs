@@ -25,13 +25,15 @@
 //            connection receive window raised to H2_WINDOW (loadtest/h2-window.mjs
 //            preloaded; grpc-js 1.14 has no server option for it): 256 in flight
 //            and the 1/2 rate
-//   RSS      VmRSS idle (start-up, one call, 1 s) and loaded (peak, sampled
-//            every 100 ms during the max-throughput runs)
+//   RSS      VmRSS idle (start-up, one call, 1 s), settled idle (fresh
+//            processes, one call, SETTLE_S s: after V8's memory reducer) and
+//            loaded (peak, sampled every 100 ms during the max-throughput runs)
 //
 // Environment: AECP_BENCH_RUNS (3), AECP_BENCH_DURATION seconds per run (3),
 // AECP_BENCH_INFLIGHT (64), AECP_BENCH_RATE (override the 1/2 rate),
 // AECP_BENCH_LOADGEN=node (ignore h2load), AECP_BENCH_H2_WINDOW (8388608),
-// AECP_BENCH_POLICIES (1000,10000). About 3 minutes on 2 cores.
+// AECP_BENCH_POLICIES (1000,10000), AECP_BENCH_SETTLE_S (35; 0 = skip the
+// settled idle RSS). About 4 minutes on 2 cores.
 // Needs `npm run build`.
 
 import { spawn, execFileSync } from "node:child_process";
@@ -50,6 +52,7 @@ const RUNS = Number(process.env.AECP_BENCH_RUNS ?? 3);
 const DURATION_S = Number(process.env.AECP_BENCH_DURATION ?? 3);
 const INFLIGHT = Number(process.env.AECP_BENCH_INFLIGHT ?? 64);
 const WINDOW = Number(process.env.AECP_BENCH_H2_WINDOW ?? 8 * 1024 * 1024);
+const SETTLE_S = Number(process.env.AECP_BENCH_SETTLE_S ?? 35);
 const [SMALL, LARGE] = (process.env.AECP_BENCH_POLICIES ?? "1000,10000").split(",").map(Number);
 const REQUEST_INDEX = 5;
 
@@ -328,6 +331,23 @@ for (let k = 0; k < RUNS; k++) for (const s of [noop, side, noopW, sideW]) runs(
 
 for (const s of [noop, side, big, noopW, sideW]) await stopServer(s);
 
+// Settled idle RSS: a fresh no-op and a fresh 10,000-policy sidecar, one call
+// each, then SETTLE_S seconds of idleness — long enough for V8's memory
+// reducer (about 25 s after start-up here) to have compacted both heaps, the
+// state an idle sidecar spends its life in.
+let settled;
+if (SETTLE_S > 0) {
+  log(`settled idle RSS: a fresh no-op and sidecar ${fmtN(LARGE)}, one call, ${SETTLE_S} s idle`);
+  const n = await startNoop("no-op (settled)");
+  const b = await startSidecar(`sidecar ${fmtN(LARGE)} (settled)`, LARGE);
+  await probe(n.target);
+  await probe(b.target);
+  await sleep(SETTLE_S * 1000);
+  settled = { noop: rssBytes(n.pid), big: rssBytes(b.pid) };
+  await stopServer(n);
+  await stopServer(b);
+}
+
 // --- report ----------------------------------------------------------------------------
 const med = (s, kind, f) => (s.runs[kind] ? median(s.runs[kind].map((r) => r[f])) : NaN);
 const perRun = (s, kind, f, fmt) => (s.runs[kind] ?? []).map((r) => fmt(r[f])).join(" ");
@@ -426,6 +446,9 @@ const targets = [
   [`p99 at ${int(rateHalf)}/s, sidecar / no-op`, `${rP99.toFixed(2)}x`, "≤ 1.2x", rP99 <= 1.2],
   [`  the same at ${int(rateQuarter)}/s`, `${(med(side, "quarter", "p99") / med(noop, "quarter", "p99")).toFixed(2)}x`, "(reported)", null],
   [`idle RSS, sidecar ${fmtN(LARGE)} − no-op`, `+${(dIdle / 1048576).toFixed(1)} MB`, "≤ +15 MB", dIdle <= 15 * 1048576],
+  ...(settled
+    ? [[`settled idle RSS (${SETTLE_S} s), sidecar ${fmtN(LARGE)} − no-op`, `+${((settled.big - settled.noop) / 1048576).toFixed(1)} MB (${mb(settled.big)} vs ${mb(settled.noop)})`, "≤ +15 MB", settled.big - settled.noop <= 15 * 1048576]]
+    : []),
   [`loaded RSS, sidecar ${fmtN(LARGE)} − no-op`, `+${(dLoaded / 1048576).toFixed(1)} MB`, "≤ +15 MB", dLoaded <= 15 * 1048576],
   [`  of which the bundle: idle RSS ${fmtN(LARGE)} − 10 policies`, `+${((big.idleRss - tiny.idleRss) / 1048576).toFixed(1)} MB`, "(reported)", null],
   [`CPU per Check at ${int(rateQuarter)}/s, sidecar / no-op`, cpuText("quarter"), "(reported)", null],

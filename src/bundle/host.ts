@@ -52,7 +52,7 @@ export interface HostSlot extends SlotDescriptor {
 export interface PolicyEntry {
   name: string;
   enforcement: Enforcement;
-  exceptions: string[];
+  exceptions: readonly string[];
   auditRequired: boolean;
   /** REQUIRE_APPROVAL settings (what the approvals service needs on pause). */
   approval: { approvers: string[]; quorum: number; timeoutMs: number } | undefined;
@@ -94,6 +94,9 @@ export function extractCoreModule(component: Uint8Array): Uint8Array {
  */
 export const WARM_UP_EVALUATIONS = 32;
 
+/** The exception list of every policy that has none (frozen, shared). */
+const NO_EXCEPTIONS: readonly string[] = Object.freeze([]);
+
 export interface LoadOptions extends ReadOptions {
   /** Distribution revision to report in decisions (set by the distribution watcher). */
   revision?: number;
@@ -115,7 +118,8 @@ export class LoadedBundle {
 
   private readonly dict: Map<string, number>;
   /** One frozen PolicyRef per policy, built at load: decisions share them. */
-  private readonly refsByIndex: readonly PolicyRef[];
+  /** PolicyRef by policy index, made on first use and then shared by every decision. */
+  private readonly refsByIndex: (PolicyRef | undefined)[];
   private readonly exceptionIds: Map<string, number>;
   private readonly instance: WebAssembly.Instance;
   private readonly memory: WebAssembly.Memory;
@@ -148,6 +152,10 @@ export class LoadedBundle {
       if (!s.source) throw new AecpError("AECP_BUNDLE_MALFORMED", `slot \`${s.name}\` has no source`);
       return { name: s.name, source: sourceFromProto(s.source), type: slotTypeFromProto(s.type) as SlotType, needsBytes: s.needsBytes };
     });
+    // Memory: 10,000-policy bundles are normal, so per-policy allocations
+    // are kept to the entry itself — policies without exceptions share one
+    // frozen empty list, and a policy's PolicyRef is made the first time a
+    // decision names it (most policies are never violated).
     this.policies = md.policies.map((p) => {
       const enforcement = abi.ENFORCEMENT_BY_CODE[p.enforcement];
       if (!enforcement) throw new AecpError("AECP_BUNDLE_MALFORMED", `policy \`${p.name}\` has unknown enforcement ${p.enforcement}`);
@@ -155,12 +163,12 @@ export class LoadedBundle {
       return {
         name: p.name,
         enforcement,
-        exceptions: [...p.exceptions],
+        exceptions: p.exceptions.length === 0 ? NO_EXCEPTIONS : [...p.exceptions],
         auditRequired: p.auditRequired,
         approval: a ? { approvers: [...a.approvers], quorum: a.quorum, timeoutMs: Number(a.timeoutMs) } : undefined,
       };
     });
-    this.refsByIndex = this.policies.map((p) => Object.freeze({ policy: p.name, enforcement: p.enforcement }));
+    this.refsByIndex = new Array<PolicyRef | undefined>(this.policies.length);
     this.exceptions = [...md.exceptions];
     this.exceptionIds = new Map(md.exceptions.map((e, i) => [e, i]));
     this.defaultEffect = md.defaultEffect === DefaultEffect.DENY ? "deny" : md.defaultEffect === DefaultEffect.ALLOW ? "allow" : abortMalformed("default effect");
@@ -380,8 +388,13 @@ export class LoadedBundle {
     const idx = this.i32.slice(start, start + n).sort();
     const out = new Array<PolicyRef>(n);
     for (let k = 0; k < n; k++) {
-      const ref = this.refsByIndex[idx[k]!];
-      if (!ref) throw new AecpError("AECP_EVAL_FAILED", `policy module returned unknown policy index ${idx[k]}`);
+      const i = idx[k]!;
+      let ref = this.refsByIndex[i];
+      if (ref === undefined) {
+        const p = this.policies[i];
+        if (p === undefined) throw new AecpError("AECP_EVAL_FAILED", `policy module returned unknown policy index ${i}`);
+        ref = this.refsByIndex[i] = Object.freeze({ policy: p.name, enforcement: p.enforcement });
+      }
       out[k] = ref;
     }
     return out;
