@@ -161,6 +161,30 @@ describe("decodeCheckRequest", () => {
     expect((out as MalformedCheckRequest).error.message).toContain(`deeper than ${MAX_NESTING}`);
   });
 
+  it("header pairs: repeated names, case variants and integer-like names give protobufjs's headers exactly", () => {
+    const entry = (k: string, v: string): Buffer => {
+      const kb = Buffer.from(k);
+      const vb = Buffer.from(v);
+      const e = Buffer.concat([Buffer.from([0x0a, kb.length]), kb, Buffer.from([0x12, vb.length]), vb]);
+      return Buffer.concat([Buffer.from([0x1a, e.length]), e]);
+    };
+    const cases: Array<Array<[string, string]>> = [
+      [["a", "1"], ["b", "2"]], // fast path
+      [["a", "1"], ["a", "2"]], // repeated name: the last wins
+      [["a", "1"], ["A", "2"], ["a", "3"]], // case variants merge after last-wins
+      [["x-y", "1"], ["123", "n"], ["X-Y", "2"], ["7", "m"]], // integer-like names enumerate first
+      [["é", "1"], ["É", "2"]], // beyond ASCII
+      [["content-type", "application/json"], [":path", "/p?q=1"], [":method", "POST"]],
+    ];
+    for (const pairs of cases) {
+      const http = Buffer.concat([Buffer.from([0x12, 3]), Buffer.from("GET"), ...pairs.map(([k, v]) => entry(k, v))]);
+      const req = Buffer.concat([Buffer.from([0x12, http.length]), http]);
+      const attrs = Buffer.concat([Buffer.from([0x22, req.length]), req]);
+      const bytes = Buffer.concat([Buffer.from([0x0a, attrs.length]), attrs]);
+      sameAttributes(bytes);
+    }
+  });
+
   it("keeps map keys as data: a `__proto__` header does not reach a prototype", () => {
     const bytes = check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers: { a: "1" } } } } });
     // append a headers map entry {"__proto__": "x"} by hand (protobufjs objects cannot hold that key)
@@ -168,9 +192,11 @@ describe("decodeCheckRequest", () => {
     const http = Buffer.concat([Buffer.from([0x1a, entry.length]), entry]);
     const req = Buffer.concat([Buffer.from([0x12, http.length]), http]);
     const attrs = Buffer.concat([Buffer.from([0x22, req.length]), req]);
-    const decoded = decodeCheckRequest(Buffer.concat([bytes, Buffer.from([0x0a, attrs.length]), attrs])) as { attributes: { request: { http: { headers: Record<string, string> } } } };
-    expect(Object.getPrototypeOf(decoded.attributes.request.http.headers)).toBeNull();
-    expect(Object.keys(decoded.attributes.request.http.headers)).toEqual(["__proto__"]); // the later attributes message replaced the first, as protobufjs does
+    const decoded = decodeCheckRequest(Buffer.concat([bytes, Buffer.from([0x0a, attrs.length]), attrs]));
+    const headers = attributesFromGrpcCheckRequest(decoded, { maxBodyBytes: 1 << 20 }).headers;
+    expect(Object.getPrototypeOf(headers)).toBeNull();
+    expect(Object.keys(headers)).toEqual(["__proto__"]); // the later attributes message replaced the first, as protobufjs does
+    expect(headers["__proto__"]).toBe("x");
     expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
   });
 });

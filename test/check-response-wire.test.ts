@@ -101,6 +101,15 @@ describe("encodeCheckResponse", () => {
     }
   });
 
+  it("grows the scratch buffer in the middle of short strings and of nested messages (lengths past one byte)", () => {
+    // 30,000 short entries: larger than anything written before in this file,
+    // so the buffer grows while the ASCII fast path and the one-byte length
+    // reserve are in use; values of 100–200 chars make entries ≥ 128 bytes
+    const metadata: { [k: string]: Json } = {};
+    for (let i = 0; i < 30000; i++) metadata[`key_${i}`] = i % 7 === 0 ? "v".repeat(100 + (i % 100)) : i % 5 === 0 ? `é${i}` : `value-${i}`;
+    sameAsProtobufjs({ ...outcomeForDecision(decision("allow", []), "grow"), metadata });
+  });
+
   it("writes a lone surrogate as U+FFFD, so the bytes are always valid UTF-8 (protobufjs would emit invalid UTF-8 that Envoy's parser rejects)", () => {
     const base = outcomeForDecision(decision("allow", []), "id");
     const o: CheckOutcome = { ...base, message: "a\ud800b", metadata: { k: "\udc00" } };

@@ -13,7 +13,8 @@
 // Differences by design: invalid UTF-8 in a string becomes U+FFFD (Node's
 // decoder) rather than protobufjs's lenient decoding, map keys are kept as
 // data in null-prototype objects (a `__proto__` header cannot reach a
-// prototype), and malformed bytes or metadata nested deeper than
+// prototype), the HTTP headers map is handed over as wire-order pairs under
+// HEADER_PAIRS (the adapter builds the one map), and malformed bytes or metadata nested deeper than
 // MAX_NESTING are a MalformedCheckRequest (the sidecar fails closed with a
 // reason code) instead of an exception that grpc-js turns into INTERNAL.
 //
@@ -28,6 +29,7 @@
 //   Struct            fields 1 (map<string, Value>); Value: null 1, number 2, string 3, bool 4, struct 5, list 6 (values 1)
 
 import { AecpError } from "../common/index.js";
+import { HEADER_PAIRS } from "./checkrequest.js";
 
 /** Deepest Struct/Value nesting accepted in metadata (Envoy's own limit for proto parsing is 100). */
 export const MAX_NESTING = 64;
@@ -179,41 +181,47 @@ function mapEntry(r: Reader, wire: number, target: Obj): void {
 
 function peer(r: Reader, end: number): Obj {
   const p: Obj = {};
-  r.fields(end, (n, w) => {
-    switch (n) {
-      case 1: {
-        const addrEnd = r.sub(w);
-        const address: Obj = {};
-        r.fields(addrEnd, (an, aw) => {
-          if (an !== 1) return r.skip(aw);
-          const saEnd = r.sub(aw);
-          const sa: Obj = {};
-          r.fields(saEnd, (sn, sw) => {
-            if (sn === 2 && sw === 2) sa["address"] = r.string();
-            else if (sn === 3 && sw === 0) sa["port_value"] = r.varint() % 4294967296;
-            else r.skip(sw);
-          });
-          address["socket_address"] = sa;
-        });
-        p["address"] = address;
-        return;
-      }
-      case 2:
-        expectLen(r, w);
-        p["service"] = r.string();
-        return;
-      case 3:
-        mapEntry(r, w, (p["labels"] ??= Object.create(null) as Obj) as Obj);
-        return;
-      case 4:
-        expectLen(r, w);
-        p["principal"] = r.string();
-        return;
-      default:
-        r.skip(w);
-    }
-  });
+  // loops, not `fields` callbacks: this runs twice per Check
+  while (r.pos < end) {
+    const t = r.tag();
+    const n = Math.floor(t / 8);
+    const w = t & 7;
+    if (n === 1) p["address"] = address(r, r.sub(w));
+    else if (n === 2) {
+      expectLen(r, w);
+      p["service"] = r.string();
+    } else if (n === 3) mapEntry(r, w, (p["labels"] ??= Object.create(null) as Obj) as Obj);
+    else if (n === 4) {
+      expectLen(r, w);
+      p["principal"] = r.string();
+    } else r.skip(w);
+  }
+  if (r.pos !== end) malformed("a field runs past the end of its message");
   return p;
+}
+
+/** Address → { socket_address: { address, port_value } } (other address kinds: {}). */
+function address(r: Reader, end: number): Obj {
+  const a: Obj = {};
+  while (r.pos < end) {
+    const t = r.tag();
+    if (t >>> 3 !== 1) {
+      r.skip(t & 7);
+      continue;
+    }
+    const saEnd = r.sub(t & 7);
+    const sa: Obj = {};
+    while (r.pos < saEnd) {
+      const st = r.tag();
+      if (st === 18) sa["address"] = r.string(); // field 2, wire 2
+      else if (st === 24) sa["port_value"] = r.varint() % 4294967296; // field 3, wire 0
+      else r.skip(st & 7);
+    }
+    if (r.pos !== saEnd) malformed("a field runs past the end of its message");
+    a["socket_address"] = sa;
+  }
+  if (r.pos !== end) malformed("a field runs past the end of its message");
+  return a;
 }
 
 function headerMap(r: Reader, end: number): Obj {
@@ -236,14 +244,29 @@ function headerMap(r: Reader, end: number): Obj {
 /** HttpRequest string fields by field number (a dense array: a fast element load). */
 const HTTP_STRINGS: readonly (string | undefined)[] = [undefined, "id", "method", undefined, "path", "host", "scheme", undefined, undefined, undefined, "protocol", "body"];
 
+/** map<string, string> entry → two more items of `pairs` (key, value), in wire order. */
+function pairEntry(r: Reader, wire: number, pairs: string[]): void {
+  const end = r.sub(wire);
+  let key = "";
+  let value = "";
+  while (r.pos < end) {
+    const t = r.tag();
+    if (t === 10) key = r.string();
+    else if (t === 18) value = r.string();
+    else r.skip(t & 7);
+  }
+  if (r.pos !== end) malformed("a field runs past the end of its message");
+  pairs.push(key, value);
+}
+
 function httpRequest(r: Reader, end: number): Obj {
   const h: Obj = {};
-  let headers: Obj | undefined;
+  let headers: string[] | undefined;
   while (r.pos < end) {
     const t = r.tag();
     const n = Math.floor(t / 8);
     const w = t & 7;
-    if (n === 3) mapEntry(r, w, (headers ??= Object.create(null) as Obj));
+    if (n === 3) pairEntry(r, w, (headers ??= []));
     else if (HTTP_STRINGS[n] !== undefined) {
       expectLen(r, w);
       h[HTTP_STRINGS[n]] = r.string();
@@ -254,7 +277,8 @@ function httpRequest(r: Reader, end: number): Obj {
     else r.skip(w);
   }
   if (r.pos !== end) malformed("a field runs past the end of its message");
-  if (headers !== undefined) h["headers"] = headers;
+  // the headers map as pairs: checkrequest.ts builds the one map (HEADER_PAIRS)
+  if (headers !== undefined) (h as { [HEADER_PAIRS]?: string[] })[HEADER_PAIRS] = headers;
   return h;
 }
 

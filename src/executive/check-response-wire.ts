@@ -23,8 +23,14 @@ import { OWN_HEADERS, type CheckOutcome } from "./response.js";
 const VARINT = 0;
 const FIXED64 = 1;
 const LEN = 2;
-/** Room reserved for a nested message's length prefix before its size is known. */
-const LEN_RESERVE = 5;
+/**
+ * Room reserved for a nested message's length prefix before its size is
+ * known: one byte, which fits every length below 128 — nearly all of them
+ * here; a longer message is moved right once its length is known.
+ */
+const LEN_RESERVE = 1;
+/** Strings up to this many UTF-16 units are written by the ASCII loop (no call into C++). */
+const SHORT_STRING = 64;
 /** Deepest metadata nesting written (Struct inside Value inside Struct …). */
 const MAX_DEPTH = 32;
 
@@ -77,6 +83,28 @@ class Writer {
   }
 
   string(field: number, s: string): void {
+    const len = s.length;
+    if (len <= SHORT_STRING) {
+      // ASCII fast path: tag, one length byte, one byte per char; any
+      // non-ASCII char rewinds to the general path below
+      const start = this.pos;
+      this.tag(field, LEN);
+      this.ensure(len + 1);
+      const b = this.buf; // after every ensure: growing replaces the buffer
+      let p = this.pos;
+      b[p++] = len;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[p++] = c;
+      }
+      if (i === len) {
+        this.pos = p;
+        return;
+      }
+      this.pos = start;
+    }
     const n = Buffer.byteLength(s, "utf8");
     this.tag(field, LEN);
     this.varint(n);
@@ -104,13 +132,18 @@ class Writer {
     return this.pos;
   }
 
-  /** Finish a nested message: write its length, moving the content next to it. */
+  /** Finish a nested message: write its length, moving the content right when the length needs more than the reserved byte. */
   end(start: number): void {
     const len = this.pos - start;
+    const at = start - LEN_RESERVE;
+    if (len < 0x80) {
+      this.buf[at] = len;
+      return;
+    }
     let lenBytes = 1;
     for (let v = len; v > 0x7f; v = Math.floor(v / 128)) lenBytes++;
-    const at = start - LEN_RESERVE;
-    if (lenBytes < LEN_RESERVE) this.buf.copyWithin(at + lenBytes, start, this.pos);
+    this.ensure(lenBytes - LEN_RESERVE);
+    this.buf.copyWithin(at + lenBytes, start, this.pos);
     const end = at + lenBytes + len;
     this.pos = at;
     this.varint(len);

@@ -42,6 +42,15 @@ export const MAX_PATH_BYTES = 16 * 1024;
 
 type JsonObject = Record<string, unknown>;
 
+/**
+ * The HTTP request's `headers` map as the sidecar's wire reader
+ * (check-request-wire.ts) hands it over: `[key, value, key, value, …]` in wire
+ * order, under this symbol instead of a `headers` object. Building the map
+ * once, here, saves a second map and a second interning of every header name
+ * per request; the result is what protobufjs's map (last entry wins) gives.
+ */
+export const HEADER_PAIRS: unique symbol = Symbol("aecp.headerPairs");
+
 function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -249,6 +258,7 @@ function readHeaders(http: JsonObject, at: string): Record<string, string> {
   const out = newMap<string>();
   const headerMap = getObject2(http, "headerMap", "header_map", at);
   const plain = http["headers"];
+  const pairs = (http as { [HEADER_PAIRS]?: string[] })[HEADER_PAIRS];
   // Envoy >= 1.27 with `encode_raw_headers` sends `header_map` INSTEAD of `headers`.
   const list = headerMap?.["headers"];
   if (list !== undefined && list !== null) {
@@ -256,7 +266,7 @@ function readHeaders(http: JsonObject, at: string): Record<string, string> {
     const mapAt = `${at}.${mapKey}`;
     if (!Array.isArray(list)) malformed(`${mapAt}.headers must be an array`);
     if (list.length > 0) {
-      if (isObject(plain) && hasAnyKey(plain)) malformed(`${at} has both headers and ${mapKey}`);
+      if ((isObject(plain) && hasAnyKey(plain)) || (pairs !== undefined && pairs.length > 0)) malformed(`${at} has both headers and ${mapKey}`);
       if (list.length > MAX_HEADER_COUNT) tooLarge(`request has more than ${MAX_HEADER_COUNT} headers (header limit)`);
       for (let i = 0; i < list.length; i++) {
         // Envoy HeaderValue {key, value | raw_value (base64 bytes)}.
@@ -297,7 +307,46 @@ function readHeaders(http: JsonObject, at: string): Record<string, string> {
     }
   }
 
+  if (pairs !== undefined) return headersFromPairs(pairs, out, at);
   if (plain === undefined || plain === null) return out;
+  return addPlainHeaders(out, plain, at);
+}
+
+/**
+ * Wire-order header pairs → the header map. Fast path: every name already
+ * lower-case ASCII (HTTP/2, and Envoy for HTTP/1) and none repeated — one
+ * store per header. Anything else takes protobufjs's way exactly: a map where
+ * the last entry of a name wins, then the generic lower-casing merge.
+ */
+function headersFromPairs(pairs: readonly string[], out: Record<string, string>, at: string): Record<string, string> {
+  const n = pairs.length >> 1;
+  if (n > MAX_HEADER_COUNT) return headersFromPairsSlow(pairs, at);
+  for (let i = 0; i < pairs.length; i += 2) {
+    const key = pairs[i]!;
+    if (!isLowerAscii(key) || out[key] !== undefined) return headersFromPairsSlow(pairs, at);
+    const v = pairs[i + 1]!;
+    if (utf8Exceeds(v, MAX_HEADER_VALUE_BYTES)) headerTooLarge();
+    out[key] = v;
+  }
+  return out;
+}
+
+function headersFromPairsSlow(pairs: readonly string[], at: string): Record<string, string> {
+  const map = newMap<string>();
+  for (let i = 0; i < pairs.length; i += 2) map[pairs[i]!] = pairs[i + 1]!;
+  return addPlainHeaders(newMap<string>(), map, at);
+}
+
+/** True when `toLowerCase()` would return `s` unchanged by an ASCII-only check (no A–Z, nothing beyond ASCII). */
+function isLowerAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f || (c >= 0x41 && c <= 0x5a)) return false;
+  }
+  return true;
+}
+
+function addPlainHeaders(out: Record<string, string>, plain: unknown, at: string): Record<string, string> {
   if (!isObject(plain)) malformed(`${at}.headers must be an object of strings`);
   let count = 0;
   for (const k in plain) {
@@ -490,8 +539,11 @@ function readPeer(v: unknown, at: string): PeerAttributes {
 
   const service = getString(peer, "service", at);
   if (service !== undefined) out.service = service;
-  const labels = asStringMap(peer["labels"], at, "labels");
-  if (hasAnyKey(labels)) out.labels = labels;
+  const rawLabels = peer["labels"];
+  if (rawLabels !== undefined && rawLabels !== null) {
+    const labels = asStringMap(rawLabels, at, "labels");
+    if (hasAnyKey(labels)) out.labels = labels;
+  }
   return out;
 }
 
