@@ -11,7 +11,7 @@ import type { Enforcement, SlotType } from "../legislative/index.js";
 import { DefaultEffect } from "../gen/aecp/bundle/v1/bundle_pb.js";
 import * as abi from "./abi.js";
 import { emptyRequestAttributes, type RequestAttributes } from "./attributes.js";
-import { readBundle, slotTypeFromProto, sourceFromProto, type ReadOptions } from "./format.js";
+import { readBundleForHost, slotTypeFromProto, sourceFromProto, type HostBundle, type ReadOptions } from "./format.js";
 import { coerce, resolveSource, slotValues, type SlotDescriptor, type SlotValue } from "./resolve.js";
 
 export type Effect = "allow" | "deny" | "pause";
@@ -94,9 +94,6 @@ export function extractCoreModule(component: Uint8Array): Uint8Array {
  */
 export const WARM_UP_EVALUATIONS = 32;
 
-/** The exception list of every policy that has none (frozen, shared). */
-const NO_EXCEPTIONS: readonly string[] = Object.freeze([]);
-
 export interface LoadOptions extends ReadOptions {
   /** Distribution revision to report in decisions (set by the distribution watcher). */
   revision?: number;
@@ -132,18 +129,16 @@ export class LoadedBundle {
   private readonly unknown = new Map<string, number>();
   private readonly encoder = new TextEncoder();
 
-  private constructor(opened: ReturnType<typeof readBundle>, opts: LoadOptions) {
-    // INVARIANT: only what evaluation needs is kept; the decoded metadata and
-    // the component bytes become garbage after construction (memory budget).
+  private constructor(opened: HostBundle, opts: LoadOptions) {
+    // INVARIANT: only what evaluation needs is kept; the component bytes and
+    // the rest of the decoded metadata become garbage after construction
+    // (memory budget). readBundleForHost already refused another ABI version.
     const md = opened.metadata;
     this.name = md.name;
     this.abiVersion = md.abiVersion;
     this.compilerVersion = md.compilerVersion;
     this.sizeBytes = opened.sizeBytes;
     this.ref = Object.freeze({ name: md.name, revision: opts.revision ?? null, digest: `sha256:${opened.digest}`, keyId: opened.keyId ?? null });
-    if (md.abiVersion !== abi.ABI_VERSION) {
-      throw new AecpError("AECP_BUNDLE_ABI_MISMATCH", `bundle declares ABI version ${md.abiVersion}; this host supports ${abi.ABI_VERSION}`);
-    }
     const layout = md.layout;
     if (!layout || layout.slotStride !== abi.SLOT_STRIDE) throw new AecpError("AECP_BUNDLE_MALFORMED", "bundle metadata has no valid memory layout");
     this.layout = { inputPtr: layout.inputPtr, waiverPtr: layout.waiverPtr, outputPtr: layout.outputPtr, scratchPtr: layout.scratchPtr };
@@ -153,27 +148,17 @@ export class LoadedBundle {
       return { name: s.name, source: sourceFromProto(s.source), type: slotTypeFromProto(s.type) as SlotType, needsBytes: s.needsBytes };
     });
     // Memory: 10,000-policy bundles are normal, so per-policy allocations
-    // are kept to the entry itself — policies without exceptions share one
-    // frozen empty list, and a policy's PolicyRef is made the first time a
-    // decision names it (most policies are never violated).
-    this.policies = md.policies.map((p) => {
-      const enforcement = abi.ENFORCEMENT_BY_CODE[p.enforcement];
-      if (!enforcement) throw new AecpError("AECP_BUNDLE_MALFORMED", `policy \`${p.name}\` has unknown enforcement ${p.enforcement}`);
-      const a = p.approval;
-      return {
-        name: p.name,
-        enforcement,
-        exceptions: p.exceptions.length === 0 ? NO_EXCEPTIONS : [...p.exceptions],
-        auditRequired: p.auditRequired,
-        approval: a ? { approvers: [...a.approvers], quorum: a.quorum, timeoutMs: Number(a.timeoutMs) } : undefined,
-      };
-    });
+    // are kept to the entry itself — the decoder's entries are kept as they
+    // are (policies without exceptions share one frozen empty list, enforcement
+    // codes were checked there), and a policy's PolicyRef is made the first
+    // time a decision names it (most policies are never violated).
+    this.policies = md.policies;
     this.refsByIndex = new Array<PolicyRef | undefined>(this.policies.length);
-    this.exceptions = [...md.exceptions];
-    this.exceptionIds = new Map(md.exceptions.map((e, i) => [e, i]));
+    this.exceptions = md.exceptions;
+    this.exceptionIds = indexOf(md.exceptions);
     this.defaultEffect = md.defaultEffect === DefaultEffect.DENY ? "deny" : md.defaultEffect === DefaultEffect.ALLOW ? "allow" : abortMalformed("default effect");
     this.D = md.strings.length;
-    this.dict = new Map(md.strings.map((s, i) => [s, i]));
+    this.dict = indexOf(md.strings);
 
     const core = extractCoreModule(opened.component);
     let abiFn: unknown;
@@ -228,7 +213,7 @@ export class LoadedBundle {
 
   /** Verify, check and instantiate a bundle file. Throws AecpError with a bundle code. */
   static load(bytes: Uint8Array, opts: LoadOptions): LoadedBundle {
-    return new LoadedBundle(readBundle(bytes, opts), opts);
+    return new LoadedBundle(readBundleForHost(bytes, opts), opts);
   }
 
   /**
@@ -399,6 +384,13 @@ export class LoadedBundle {
     }
     return out;
   }
+}
+
+/** Map each string to its index, like `new Map(list.map((s, i) => [s, i]))` (a repeat keeps its last index) without a pair per entry. */
+function indexOf(list: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i < list.length; i++) m.set(list[i]!, i);
+  return m;
 }
 
 function abortMalformed(what: string): never {
