@@ -39,6 +39,7 @@ import {
   type PrivateKey,
 } from "../src/bundle/index.js";
 import { AecpError, type ErrorCode } from "../src/common/index.js";
+import { codeOf } from "./helpers/error-code.js";
 import { compile, type SourceInput } from "../src/judicial/index.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -85,15 +86,6 @@ POLICY audit_only {
 }
 `;
 
-function codeOf(fn: () => unknown): ErrorCode | "no error" {
-  try {
-    fn();
-    return "no error";
-  } catch (e) {
-    if (e instanceof AecpError) return e.code;
-    throw e;
-  }
-}
 
 /** A bundle file around `content` (any bytes), correctly digested and signed with the test key. */
 function signedFile(content: Uint8Array): Uint8Array {

@@ -20,7 +20,7 @@ import {
   type BundleMetadata,
   type PrivateKey,
 } from "../src/bundle/index.js";
-import { AecpError, type ErrorCode } from "../src/common/index.js";
+import { codeOf } from "./helpers/error-code.js";
 import { compile } from "../src/judicial/index.js";
 
 const SOURCES = [
@@ -41,15 +41,6 @@ let bundle: Uint8Array;
 let metadata: BundleMetadata;
 let component: Uint8Array;
 
-function codeOf(fn: () => unknown): ErrorCode | "no error" {
-  try {
-    fn();
-    return "no error";
-  } catch (e) {
-    if (e instanceof AecpError) return e.code;
-    throw e;
-  }
-}
 
 function withBody(mutate: (f: ReturnType<typeof fromBinary<typeof BundleFileSchema>>) => void): Uint8Array {
   const f = fromBinary(BundleFileSchema, bundle.subarray(MAGIC.length));

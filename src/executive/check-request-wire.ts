@@ -164,19 +164,13 @@ function expectLen(r: Reader, wire: number): void {
   void r;
 }
 
+const entryScratch: string[] = [];
+
 /** map<string, string> entry → target[key] = value (last wins, as protobufjs). */
 function mapEntry(r: Reader, wire: number, target: Obj): void {
-  const end = r.sub(wire);
-  let key = "";
-  let value = "";
-  while (r.pos < end) {
-    const t = r.tag();
-    if (t === 10) key = r.string();
-    else if (t === 18) value = r.string();
-    else r.skip(t & 7);
-  }
-  if (r.pos !== end) malformed("a field runs past the end of its message");
-  target[key] = value;
+  entryScratch.length = 0;
+  pairEntry(r, wire, entryScratch);
+  target[entryScratch[0]!] = entryScratch[1]!;
 }
 
 function peer(r: Reader, end: number): Obj {
