@@ -5,7 +5,7 @@
 // trusted, only the checkpoint signing keys are.
 
 import { request } from "undici";
-import { AecpError, errorFromAnswer, type ErrorCode } from "../common/index.js";
+import { AecpError, errorFromAnswer, readBoundedBody, type ErrorCode } from "../common/index.js";
 import { parseCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { StoredEntry, validKind, validSubject, type AuditEntry } from "./entry.js";
 import { fromHex } from "./merkle.js";
@@ -34,17 +34,8 @@ export async function httpGet(url: string, opts: HttpOptions = {}): Promise<{ st
       headersTimeout: timeout,
       bodyTimeout: timeout,
     });
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const c of res.body) {
-      total += (c as Buffer).length;
-      if (total > limit) {
-        res.body.destroy();
-        throw new AecpError("AECP_AUDIT_UNAVAILABLE", `the answer from ${new URL(url).pathname} exceeds ${limit} bytes`);
-      }
-      chunks.push(c as Buffer);
-    }
-    return { status: res.statusCode, body: new Uint8Array(Buffer.concat(chunks)) };
+    const body = await readBoundedBody(res.body, limit, () => new AecpError("AECP_AUDIT_UNAVAILABLE", `the answer from ${new URL(url).pathname} exceeds ${limit} bytes`));
+    return { status: res.statusCode, body };
   } catch (cause) {
     if (cause instanceof AecpError) throw cause;
     throw new AecpError("AECP_AUDIT_UNAVAILABLE", `cannot reach ${new URL(url).origin}: ${(cause as Error).message}`, { cause });

@@ -4,3 +4,5 @@ export { AecpError, ERROR_CODES, errorFromAnswer, isAecpError } from "./errors.j
 export type { ErrorCode, ErrorSpec } from "./errors.js";
 export { writeFileDurably } from "./durable-file.js";
 export type { DurableWriteOptions } from "./durable-file.js";
+export { discardBody, readBoundedBody } from "./bounded-body.js";
+export type { BodyStream } from "./bounded-body.js";

@@ -6,7 +6,7 @@
 // server answer AECP_MANIFEST_ROLLBACK; the client re-reads and retries.
 
 import { request, type Dispatcher } from "undici";
-import { AecpError, errorFromAnswer, type ErrorCode } from "../common/index.js";
+import { AecpError, errorFromAnswer, readBoundedBody, type ErrorCode } from "../common/index.js";
 import { readBundle, type PrivateKey } from "../bundle/index.js";
 import { blobDigestOf, createManifest, parseManifest } from "./manifest.js";
 
@@ -52,17 +52,8 @@ async function call(method: Dispatcher.HttpMethod, url: string, opts: PublishOpt
       headersTimeout: timeout,
       bodyTimeout: timeout,
     });
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const c of res.body) {
-      total += (c as Buffer).length;
-      if (total > 1024 * 1024) {
-        discard(res.body);
-        throw new AecpError("AECP_DISTRIBUTION_UNAVAILABLE", `distribution service answer to ${method} is too large`);
-      }
-      chunks.push(c as Buffer);
-    }
-    return { status: res.statusCode, body: new Uint8Array(Buffer.concat(chunks)) };
+    const answer = await readBoundedBody(res.body, 1024 * 1024, () => new AecpError("AECP_DISTRIBUTION_UNAVAILABLE", `distribution service answer to ${method} is too large`));
+    return { status: res.statusCode, body: answer };
   } catch (cause) {
     if (cause instanceof AecpError) throw cause;
     throw new AecpError("AECP_DISTRIBUTION_UNAVAILABLE", `cannot reach the distribution service at ${new URL(url).origin}`, { cause });
@@ -94,8 +85,3 @@ export async function publishBundle(opts: PublishOptions): Promise<PublishResult
   }
 }
 
-/** Drop a response body we will not read (a late error from it is expected and ignored). */
-export function discard(body: { on(event: "error", fn: () => void): unknown; destroy(): unknown }): void {
-  body.on("error", () => undefined);
-  body.destroy();
-}

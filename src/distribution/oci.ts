@@ -19,8 +19,7 @@
 
 import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
-import { AecpError } from "../common/index.js";
-import { discard } from "./client.js";
+import { AecpError, readBoundedBody } from "../common/index.js";
 import { parseManifest, BUNDLE_NAME, MAX_MANIFEST_BYTES } from "./manifest.js";
 import type { BundleStorage, StoredManifest } from "./storage.js";
 
@@ -298,16 +297,6 @@ export class OciStorage implements BundleStorage {
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData["body"], limit: number, what: string): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of body) {
-    total += (c as Buffer).length;
-    if (total > limit) {
-      discard(body);
-      throw new AecpError("AECP_REGISTRY_ERROR", `OCI registry answer to ${what} exceeds ${limit} bytes`);
-    }
-    chunks.push(c as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+function readLimited(body: Dispatcher.ResponseData["body"], limit: number, what: string): Promise<Uint8Array> {
+  return readBoundedBody(body, limit, () => new AecpError("AECP_REGISTRY_ERROR", `OCI registry answer to ${what} exceeds ${limit} bytes`));
 }

@@ -29,9 +29,9 @@
 
 import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
-import { AecpError, isAecpError, type ErrorCode } from "../common/index.js";
+import { AecpError, discardBody, isAecpError, readBoundedBody, type ErrorCode } from "../common/index.js";
 import { readBundle, type TrustedKeys } from "../bundle/index.js";
-import { answerError, discard } from "./client.js";
+import { answerError } from "./client.js";
 import { verifyManifest, type VerifiedManifest } from "./manifest.js";
 import type { WatcherOptions } from "./options.js";
 
@@ -335,27 +335,23 @@ export class BundleWatcher {
     const declared = Number(res.headers["content-length"] ?? "0");
     const limit = res.statusCode === 200 ? o.limit : 64 * 1024;
     if (declared > limit) {
-      discard(res.body);
+      discardBody(res.body);
       throw new AecpError(res.statusCode === 200 ? (o.limitCode ?? "AECP_MANIFEST_MALFORMED") : "AECP_DISTRIBUTION_UNAVAILABLE", `answer is ${declared} bytes; at most ${limit} expected`);
     }
-    const chunks: Buffer[] = [];
-    let total = 0;
+    let body: Uint8Array;
     try {
-      for await (const c of res.body) {
-        total += (c as Buffer).length;
-        if (total > limit) {
-          discard(res.body);
-          throw new AecpError(res.statusCode === 200 ? (o.limitCode ?? "AECP_MANIFEST_MALFORMED") : "AECP_DISTRIBUTION_UNAVAILABLE", `answer exceeds ${limit} bytes`);
-        }
-        chunks.push(c as Buffer);
-      }
+      body = await readBoundedBody(
+        res.body,
+        limit,
+        () => new AecpError(res.statusCode === 200 ? (o.limitCode ?? "AECP_MANIFEST_MALFORMED") : "AECP_DISTRIBUTION_UNAVAILABLE", `answer exceeds ${limit} bytes`),
+      );
     } catch (cause) {
       if (cause instanceof AecpError) throw cause;
       // a connection cut mid-body (truncated response): the service failed, not the data
       throw new AecpError("AECP_DISTRIBUTION_UNAVAILABLE", `answer from ${this.options.url} was cut off (${describe(cause)})`, { cause });
     }
     const etag = res.headers["etag"];
-    return { status: res.statusCode, etag: typeof etag === "string" ? etag : undefined, body: new Uint8Array(Buffer.concat(chunks)) };
+    return { status: res.statusCode, etag: typeof etag === "string" ? etag : undefined, body };
   }
 
   /** Prometheus text lines (added to the sidecar's /metrics). */
