@@ -46,7 +46,7 @@ import { compile } from "../dist/judicial/index.js";
 import { generateKeyPairPem, parsePrivateKeyPem } from "../dist/bundle/index.js";
 import { generatePolicies } from "../bench/generate.mjs";
 import { median, table } from "../bench/stats.mjs";
-import { CHECK_PATH, checkRequestFrame, cpuMicros, decodeCheckResponse, rssBytes, sidecarServerOptions, ticksResolutionMicros } from "./common.mjs";
+import { CHECK_PATH, checkRequestFrame, cpuMicros, decodeCheckResponse, rssBytes, sidecarServerOptions, ticksResolutionMicros, spawnReady } from "./common.mjs";
 
 const RUNS = Number(process.env.AECP_BENCH_RUNS ?? 3);
 const DURATION_S = Number(process.env.AECP_BENCH_DURATION ?? 3);
@@ -106,29 +106,14 @@ log(`bundles compiled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 // --- servers ---------------------------------------------------------------------------
 /** Start a server process; resolves when it prints its ready line with the gRPC address. */
 async function startServer(label, args, env, readyRe) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const { child, ready, stderr } = spawnReady(label, process.execPath, args, readyRe, { cwd: root, env: { ...process.env, ...env } });
   children.add(child);
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  const target = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} did not start in 30 s: ${err}`)), 30000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = readyRe.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`${label} exited (${code}) before it was ready: ${err}`)));
-  });
-  child.removeAllListeners("exit");
+  const target = await ready;
   const server = { label, pid: child.pid, child, target, loadedRss: 0, runs: {}, stopping: false };
   child.once("exit", (code, sig) => {
     children.delete(child);
     if (!server.stopping) {
-      log(`${label} exited unexpectedly (${code ?? sig}): ${err}`);
+      log(`${label} exited unexpectedly (${code ?? sig}): ${stderr()}`);
       process.exit(1);
     }
   });

@@ -191,7 +191,7 @@ async function runBench() {
   const { generateKeyPairPem, parsePrivateKeyPem } = await import("../dist/bundle/index.js");
   const { generatePolicies } = await import("../bench/generate.mjs");
   const { median, table } = await import("../bench/stats.mjs");
-  const { cpuMicros, ticksResolutionMicros } = await import("./common.mjs");
+  const { cpuMicros, spawnReady, ticksResolutionMicros } = await import("./common.mjs");
   const budgets = JSON.parse(readFileSync(join(root, "loadtest/budgets.json"), "utf8")).through_envoy;
   const RATE = budgets.rate_per_s;
 
@@ -241,28 +241,10 @@ async function runBench() {
   }, budgetS * 1000).unref();
 
   function spawnChild(label, cmd, args, readyRe) {
-    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    children.add(child);
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    const ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${label} did not start in 30 s: ${err}`)), 30_000);
-      child.stdout.on("data", (d) => {
-        out += d;
-        const m = readyRe.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      child.once("exit", (code, sig) => {
-        clearTimeout(timer);
-        reject(new Error(`${label} exited (${code ?? sig}) before it was ready: ${err}`));
-      });
-    });
-    child.once("exit", () => children.delete(child));
-    return { child, ready, stderr: () => err };
+    const started = spawnReady(label, cmd, args, readyRe, { cwd: root });
+    children.add(started.child);
+    started.child.once("exit", () => children.delete(started.child));
+    return started;
   }
 
   const freePort = () =>

@@ -5,10 +5,40 @@
 
 import { readFileSync } from "node:fs";
 import { GRPC_SERVER_OPTIONS, H2_CONNECTION_WINDOW_BYTES, raiseConnectionWindow } from "../dist/executive/sidecar.js";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { sampleAttributes } from "../bench/generate.mjs";
 
 export const CHECK_PATH = "/envoy.service.auth.v3.Authorization/Check";
+
+/**
+ * Start a server process and wait for its ready line: `ready` resolves with
+ * `readyRe`'s first group once its stdout matches, and rejects when the
+ * child exits first or after 30 s. `stderr()` is what it has written so far.
+ */
+export function spawnReady(label, cmd, args, readyRe, options = {}) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start in 30 s: ${err}`)), 30_000);
+    const onExit = (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited (${code ?? sig}) before it was ready: ${err}`));
+    };
+    child.once("exit", onExit);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = readyRe.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.off("exit", onExit);
+        resolve(m[1]);
+      }
+    });
+  });
+  return { child, ready, stderr: () => err };
+}
 const SERVICE = "envoy.service.auth.v3.Authorization";
 
 let pkgDef;
