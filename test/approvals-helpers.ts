@@ -12,26 +12,8 @@ import pg from "pg";
 import { request } from "undici";
 import { ApprovalsApp, approvalsOptions, PgStore, SqliteStore, type ApprovalsOptions, type ApprovalsStore } from "../src/approvals/index.js";
 
-export const PG_URL = process.env["AECP_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
-export const ON_CI = process.env["CI"] === "true";
-
-let pgProbe: Promise<string | undefined> | undefined;
-/** Undefined when PostgreSQL answers, else why not. */
-export function pgUnavailable(): Promise<string | undefined> {
-  pgProbe ??= (async () => {
-    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.query("SELECT 1");
-      return undefined;
-    } catch (e) {
-      return `PostgreSQL at ${PG_URL} unreachable: ${(e as Error).message}`;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  })();
-  return pgProbe;
-}
+import { PG_URL } from "./helpers/pg.js";
+export { ON_CI, PG_URL, pgUnavailable } from "./helpers/pg.js";
 
 export function uniqueSchema(prefix = "aecp_t"): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString("hex")}`;
@@ -103,14 +85,13 @@ export interface Backend {
   cleanup(): Promise<void>;
 }
 
-export function sqliteBackend(): Backend {
-  const dir = mkdtempSync(join(tmpdir(), "aecp-approvals-"));
-  const file = join(dir, "approvals.db");
+/** A backend over one database: every store it opens is migrated, closed at cleanup, then `teardown` drops the database. */
+function backend(name: Backend["name"], make: () => ApprovalsStore, teardown: () => void | Promise<void>): Backend {
   const opened: ApprovalsStore[] = [];
   return {
-    name: "sqlite",
+    name,
     async open() {
-      const s = new SqliteStore(file);
+      const s = make();
       await s.migrate();
       opened.push(s);
       return s;
@@ -120,30 +101,20 @@ export function sqliteBackend(): Backend {
     },
     async cleanup() {
       for (const s of opened) await s.close();
-      rmSync(dir, { recursive: true, force: true });
+      await teardown();
     },
   };
 }
 
+export function sqliteBackend(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), "aecp-approvals-"));
+  const file = join(dir, "approvals.db");
+  return backend("sqlite", () => new SqliteStore(file), () => rmSync(dir, { recursive: true, force: true }));
+}
+
 export function pgBackend(): Backend {
   const schema = uniqueSchema();
-  const opened: ApprovalsStore[] = [];
-  return {
-    name: "postgres",
-    async open() {
-      const s = new PgStore(PG_URL, { schema, maxConnections: 12 });
-      await s.migrate();
-      opened.push(s);
-      return s;
-    },
-    async share() {
-      return this.open();
-    },
-    async cleanup() {
-      for (const s of opened) await s.close();
-      await dropSchema(schema);
-    },
-  };
+  return backend("postgres", () => new PgStore(PG_URL, { schema, maxConnections: 12 }), () => dropSchema(schema));
 }
 
 // ---------------------------------------------------------------------------

@@ -15,28 +15,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ON_CI, PG_URL, pgUnavailable } from "./helpers/pg.js";
 import { Frontier, leafHash, PgAuditLog, toHex, verifyAuditLog, verifyConsistency, verifyInclusion, type AuditEntryInput } from "../src/audit/index.js";
 import { generateKeyPairPem, parsePrivateKeyPem, parsePublicKeyPem, TrustedKeys } from "../src/bundle/index.js";
 
-const PG_URL = "postgres://postgres@127.0.0.1:5432/test";
-const ON_CI = process.env["CI"] === "true";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli/main.js");
 
-async function reachable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query("SELECT 1");
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-const unavailable = await reachable();
+const unavailable = await pgUnavailable();
 if (unavailable !== undefined) {
   if (ON_CI) {
     describe("audit on PostgreSQL", () => {
