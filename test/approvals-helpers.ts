@@ -7,13 +7,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer as createTcpServer } from "node:net";
 import pg from "pg";
 import { request } from "undici";
 import { ApprovalsApp, approvalsOptions, PgStore, SqliteStore, type ApprovalsOptions, type ApprovalsStore } from "../src/approvals/index.js";
 
 import { PG_URL } from "./helpers/pg.js";
 export { ON_CI, PG_URL, pgUnavailable } from "./helpers/pg.js";
+import { freePort } from "./helpers/net.js";
+export { freePort };
 
 export function uniqueSchema(prefix = "aecp_t"): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString("hex")}`;
@@ -121,16 +122,6 @@ export function pgBackend(): Backend {
 // a running service (in process) and an HTTP client for it
 
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createTcpServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 export interface RunningApp {
   app: ApprovalsApp;

@@ -18,11 +18,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import { connect, createServer as createTcpServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { freePort } from "./helpers/net.js";
 import type { Sidecar } from "../src/executive/index.js";
 import { authzFixture, closeClients, fakeApprovals, httpAddress, rawRequest, send, UUID, type AuthzFixture, type FakeApprovals, type HttpAnswer } from "./nginx/harness.js";
 
@@ -73,16 +74,6 @@ let dir: string;
 const ports = { main: 0, defer: 0, plain: 0, dead: 0 };
 let mainBase: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createTcpServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
