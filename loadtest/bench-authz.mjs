@@ -17,9 +17,12 @@
 // noise hits all of them alike; medians reported:
 //   max      closed loop, INFLIGHT calls in flight: h2load (Debian's
 //            nghttp2-client) if installed, else loadtest/loadgen.mjs
-//   fixed    open loop at 1/4 and 1/2 of the no-op's median max (loadgen.mjs,
-//            pre-encoded frames): latency from each call's scheduled send time
-//            (no coordinated omission); server CPU per Check from /proc
+//   fixed    open loop at 1/4 and 1/2 of the no-op's median max, FIXED_RUNS
+//            runs each: loadtest/openloop.c (built here with the system C
+//            compiler; it sleeps until each call is due instead of spinning a
+//            core), else loadgen.mjs; pre-encoded frames, latency from each
+//            call's scheduled send time (no coordinated omission); server CPU
+//            per Check from /proc
 //   256      closed loop, 256 calls in flight (h2load, else node:http2)
 //   window   the no-op and the 1,000-policy sidecar again with the HTTP/2
 //            connection receive window raised to H2_WINDOW (loadtest/h2-window.mjs
@@ -29,9 +32,10 @@
 //            processes, one call, SETTLE_S s: after V8's memory reducer) and
 //            loaded (peak, sampled every 100 ms during the max-throughput runs)
 //
-// Environment: AECP_BENCH_RUNS (3), AECP_BENCH_DURATION seconds per run (3),
+// Environment: AECP_BENCH_RUNS (3), AECP_BENCH_FIXED_RUNS (5: runs per open-loop
+// rate), AECP_BENCH_DURATION seconds per run (3),
 // AECP_BENCH_INFLIGHT (64), AECP_BENCH_RATE (override the 1/2 rate),
-// AECP_BENCH_LOADGEN=node (ignore h2load), AECP_BENCH_H2_WINDOW (8388608),
+// AECP_BENCH_LOADGEN=node (ignore h2load and openloop.c: Node for every run), AECP_BENCH_H2_WINDOW (8388608),
 // AECP_BENCH_POLICIES (1000,10000), AECP_BENCH_SETTLE_S (35; 0 = skip the
 // settled idle RSS). About 4 minutes on 2 cores.
 // Needs `npm run build`.
@@ -49,6 +53,8 @@ import { median, table } from "../bench/stats.mjs";
 import { CHECK_PATH, checkRequestFrame, cpuMicros, decodeCheckResponse, rssBytes, sidecarServerOptions, ticksResolutionMicros, spawnReady } from "./common.mjs";
 
 const RUNS = Number(process.env.AECP_BENCH_RUNS ?? 3);
+const FIXED_RUNS = Number(process.env.AECP_BENCH_FIXED_RUNS ?? 5);
+const OPEN_WARMUP_S = Number(process.env.AECP_BENCH_OPEN_WARMUP ?? 3);
 const DURATION_S = Number(process.env.AECP_BENCH_DURATION ?? 3);
 const INFLIGHT = Number(process.env.AECP_BENCH_INFLIGHT ?? 64);
 const WINDOW = Number(process.env.AECP_BENCH_H2_WINDOW ?? 8 * 1024 * 1024);
@@ -66,6 +72,7 @@ const windowJs = join(here, "h2-window.mjs");
 const h2load = process.env.AECP_BENCH_LOADGEN === "node" ? null : findH2load();
 const children = new Set();
 const dir = mkdtempSync(join(os.tmpdir(), "aecp-bench-authz-"));
+const openloop = process.env.AECP_BENCH_LOADGEN === "node" ? null : buildOpenloop();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL"); // only our own children, by handle
   rmSync(dir, { recursive: true, force: true });
@@ -79,6 +86,21 @@ function findH2load() {
   } catch {
     return null;
   }
+}
+
+/** Compile loadtest/openloop.c with the system C compiler; null (and the Node generator) when there is none or it fails. */
+function buildOpenloop() {
+  const out = join(dir, "openloop");
+  for (const cc of [process.env.CC, "cc", "gcc", "clang"].filter(Boolean)) {
+    try {
+      execFileSync(cc, ["-O2", "-pthread", "-o", out, join(here, "openloop.c")], { stdio: ["ignore", "ignore", "pipe"] });
+      return { path: out, cc };
+    } catch {
+      // next compiler
+    }
+  }
+  process.stderr.write("openloop.c could not be built (no C compiler?): the open-loop runs use loadtest/loadgen.mjs\n");
+  return null;
 }
 
 const log = (s) => process.stderr.write(s + "\n");
@@ -255,9 +277,16 @@ async function maxRun(server) {
   return nodeLoad(server, { mode: "closed", concurrency: INFLIGHT, warmupMs: 500, durationMs: DURATION_S * 1000 }, true);
 }
 
-async function fixedRun(server, rate) {
-  // nice: the open-loop scheduler spins on one core; the server must win any contention for the other
-  return nodeLoad(server, { mode: "open", rate, warmupMs: 1000, durationMs: DURATION_S * 1000, nice: 19 }, false);
+async function fixedRun(server, rate, seconds = DURATION_S) {
+  if (openloop) {
+    const out = await runChild(openloop.path, [server.target, framePath, String(rate), "1000", String(seconds * 1000), String(server.pid)], server, false);
+    const r = JSON.parse(out.trim().split("\n").pop());
+    if (r.error) throw new Error(`${server.label}: ${r.error}`);
+    if (r.failed || r.unfinished) throw new Error(`${server.label}: ${r.failed} calls failed, ${r.unfinished} unfinished`);
+    return r;
+  }
+  // nice: the Node open-loop scheduler spins on one core; the server must win any contention for the other
+  return nodeLoad(server, { mode: "open", rate, warmupMs: 1000, durationMs: seconds * 1000, nice: 19 }, false);
 }
 
 async function inflight256Run(server) {
@@ -298,7 +327,7 @@ for (const s of all) decisions.set(s.label, await probe(s.target));
 await sleep(1000);
 for (const s of all) s.idleRss = rssBytes(s.pid);
 await stopServer(tiny); // only its idle memory is wanted
-for (const s of [noop, side, big, noopW, sideW]) await warmUp(s);
+for (const s of [noop, side, big]) await warmUp(s); // noopW and sideW are warmed at the open-loop rate below
 
 const runs = (s, kind) => (s.runs[kind] ??= []);
 log(`max throughput: ${RUNS} runs × ${DURATION_S} s, ${INFLIGHT} in flight`);
@@ -307,9 +336,21 @@ for (let k = 0; k < RUNS; k++) for (const s of [noop, side, big]) runs(s, "max")
 const noopMax = median(runs(noop, "max").map((r) => r.rps));
 const rateHalf = Math.round(Number(process.env.AECP_BENCH_RATE ?? noopMax / 2));
 const rateQuarter = Math.round(rateHalf / 2);
-log(`fixed rates (open loop): ${RUNS} runs × ${DURATION_S} s at ${rateQuarter} and ${rateHalf} calls/s`);
-for (let k = 0; k < RUNS; k++) for (const s of [noop, side]) runs(s, "quarter").push(await fixedRun(s, rateQuarter));
-for (let k = 0; k < RUNS; k++) for (const s of [noop, side, noopW, sideW]) runs(s, "half").push(await fixedRun(s, rateHalf));
+// The open-loop runs use servers that have not been through the closed-loop
+// max-throughput runs: 64 calls in flight promote tens of MB into V8's old
+// generation, and the compacting GC that V8 runs some seconds later (its
+// memory reducer) pauses the process for 60–115 ms on this VM — in whichever
+// server's fixed-rate window it happens to land. Each fresh server is warmed
+// up in open loop at the 1/2 rate first, so its code is optimized.
+log(`fixed rates (open loop): fresh servers, ${OPEN_WARMUP_S} s warm-up each at ${rateHalf} calls/s, then ${FIXED_RUNS} runs × ${DURATION_S} s at ${rateQuarter} and ${rateHalf} calls/s`);
+const noopF = await startNoop("no-op");
+const sideF = await startSidecar(`sidecar ${fmtN(SMALL)}`, SMALL);
+for (const s of [noopF, sideF]) decisions.set(`${s.label} (open loop)`, await probe(s.target));
+for (const s of [noopF, sideF, noopW, sideW]) await fixedRun(s, rateHalf, OPEN_WARMUP_S);
+// interleaved, the order alternating, so that machine noise (this VM stalls for up to ~100 ms now and then) hits both alike
+for (let k = 0; k < FIXED_RUNS; k++) for (const s of k % 2 ? [sideF, noopF] : [noopF, sideF]) runs(s, "quarter").push(await fixedRun(s, rateQuarter));
+for (let k = 0; k < FIXED_RUNS; k++) for (const s of k % 2 ? [sideF, noopF, sideW, noopW] : [noopF, sideF, noopW, sideW]) runs(s, "half").push(await fixedRun(s, rateHalf));
+for (const s of [noopF, sideF]) await stopServer(s);
 
 log(`256 in flight: ${RUNS} runs × ${DURATION_S} s, the servers' built-in 8 MiB window, and with loadtest/h2-window.mjs preloaded (${WINDOW} bytes)`);
 for (let k = 0; k < RUNS; k++) for (const s of [noop, side, noopW, sideW]) runs(s, "256").push(await inflight256Run(s));
@@ -341,10 +382,12 @@ const winLabel = (b) => (b >= 1048576 ? `${b / 1048576} MiB` : `${b / 1024} KiB`
 const cpus = os.cpus();
 console.log(`\nAECP ext_authz load test — ${RUNS} runs × ${DURATION_S} s per measurement, medians; ${cpus.length} × ${cpus[0]?.model ?? "cpu"}, Node ${process.version}`);
 console.log(
-  `load generator: ${
-    h2load
-      ? `h2load (${h2load.version}, -c1 -t1) for the closed-loop runs; loadtest/loadgen.mjs (pre-encoded HTTP/2 frames, own process) for the open-loop runs`
-      : "loadtest/loadgen.mjs in its own process for every run (pre-encoded HTTP/2 frames; node:http2 for 256 in flight) — h2load not found (apt-get install nghttp2-client)"
+  `load generators: closed loop: ${
+    h2load ? `h2load (${h2load.version}, -c1 -t1)` : "loadtest/loadgen.mjs in its own process (pre-encoded HTTP/2 frames; node:http2 for 256 in flight) — h2load not found (apt-get install nghttp2-client)"
+  }; open loop: ${
+    openloop
+      ? `loadtest/openloop.c (built with ${openloop.cc}; sleeps until each call is due, pre-encoded HTTP/2 frames, own process)`
+      : "loadtest/loadgen.mjs (spins one core on setImmediate, niced; no C compiler found)"
   }`,
 );
 console.log(`one HTTP/2 connection per run; CheckRequest frame ${frame.length} bytes (${Math.floor(65535 / frame.length)} fit in a 64 KiB window)`);
@@ -368,15 +411,15 @@ console.log(
     ]),
   ),
 );
-console.log(`\nopen loop, latency from the scheduled send time (per-run p99 in brackets)\n`);
+console.log(`\nopen loop, latency from the scheduled send time, medians of ${FIXED_RUNS} runs ("main thread busy": share of the run the server's JavaScript thread was on a CPU)\n`);
 console.log(
   table(
-    ["server", "calls/s", "p50", "p99", "p99.9", "CPU/Check", "main thread", "p99 per run", "send lag p99"],
+    ["server", "calls/s", "p50", "p99", "p99.9", "CPU/Check", "main thread", "main thread busy", "p99 per run", "send lag p99", "generator CPU"],
     [
-      [noop, "quarter", rateQuarter],
-      [side, "quarter", rateQuarter],
-      [noop, "half", rateHalf],
-      [side, "half", rateHalf],
+      [noopF, "quarter", rateQuarter],
+      [sideF, "quarter", rateQuarter],
+      [noopF, "half", rateHalf],
+      [sideF, "half", rateHalf],
     ].map(([s, kind, rate]) => [
       s.label,
       int(rate),
@@ -385,12 +428,16 @@ console.log(
       us(med(s, kind, "p999")),
       us(med(s, kind, "serverCpuPerCall")),
       us(med(s, kind, "serverMainCpuPerCall")),
+      pctText(med(s, kind, "serverMainBusy")),
       perRun(s, kind, "p99", us),
       us(med(s, kind, "sendLagP99")),
+      `${Math.round(med(s, kind, "clientCpuShare") * 100)}% of a core`,
     ]),
   ),
 );
 
+/** The server whose open-loop runs stand for `s` (the fresh processes of the fixed-rate runs for the no-op and the 1,000-policy sidecar). */
+const openLoopTwin = (s) => (s === noop ? noopF : s === side ? sideF : s);
 console.log(`\nHTTP/2 flow control: the server's connection receive window (${h2load ? "h2load" : "node:http2"}, 256 calls in flight on one connection; and the 1/2 rate)\n`);
 console.log(
   table(
@@ -409,27 +456,29 @@ console.log(
       us(med(s, "256", "p999")),
       us(med(s, "256", "max")),
       perRun(s, "256", "p99", us),
-      us(med(s, "half", "p50")),
-      us(med(s, "half", "p99")),
+      us(med(openLoopTwin(s), "half", "p50")),
+      us(med(openLoopTwin(s), "half", "p99")),
     ]),
   ),
 );
 console.log(`(${winLabel(WINDOW)}: the same server with loadtest/h2-window.mjs preloaded, which calls session.setLocalWindowSize() and sets SETTINGS_INITIAL_WINDOW_SIZE)`);
 
 const ratioMax = med(side, "max", "rps") / noopMax;
-const dP50 = med(side, "half", "p50") - med(noop, "half", "p50");
-const rP99 = med(side, "half", "p99") / med(noop, "half", "p99");
+const dP50 = med(sideF, "half", "p50") - med(noopF, "half", "p50");
+const rP99 = med(sideF, "half", "p99") / med(noopF, "half", "p99");
 const dIdle = big.idleRss - noop.idleRss;
 const dLoaded = big.loadedRss - noop.loadedRss;
-const cpuRatio = (kind, f) => med(side, kind, f) / med(noop, kind, f);
-const cpuText = (kind, f = "serverCpuPerCall") => `${cpuRatio(kind, f).toFixed(2)}x (${us(med(side, kind, f))} vs ${us(med(noop, kind, f))})`;
-const dP50q = med(side, "quarter", "p50") - med(noop, "quarter", "p50");
+const cpuText = (kind, f = "serverCpuPerCall") => {
+  const [a, b] = kind === "max" ? [side, noop] : [sideF, noopF];
+  return `${(med(a, kind, f) / med(b, kind, f)).toFixed(2)}x (${us(med(a, kind, f))} vs ${us(med(b, kind, f))})`;
+};
+const dP50q = med(sideF, "quarter", "p50") - med(noopF, "quarter", "p50");
 const targets = [
   [`max throughput, sidecar ${fmtN(SMALL)} / no-op`, `${(ratioMax * 100).toFixed(0)}%`, "≥ 85%", ratioMax >= 0.85],
   [`p50 at ${int(rateHalf)}/s, sidecar − no-op`, `${dP50 >= 0 ? "+" : "−"}${us(Math.abs(dP50))}`, "≤ +30 µs", dP50 <= 30],
   [`  the same at ${int(rateQuarter)}/s`, `${dP50q >= 0 ? "+" : "−"}${us(Math.abs(dP50q))}`, "(reported)", null],
   [`p99 at ${int(rateHalf)}/s, sidecar / no-op`, `${rP99.toFixed(2)}x`, "≤ 1.2x", rP99 <= 1.2],
-  [`  the same at ${int(rateQuarter)}/s`, `${(med(side, "quarter", "p99") / med(noop, "quarter", "p99")).toFixed(2)}x`, "(reported)", null],
+  [`  the same at ${int(rateQuarter)}/s`, `${(med(sideF, "quarter", "p99") / med(noopF, "quarter", "p99")).toFixed(2)}x`, "(reported)", null],
   [`idle RSS, sidecar ${fmtN(LARGE)} − no-op`, `+${(dIdle / 1048576).toFixed(1)} MB`, "≤ +15 MB", dIdle <= 15 * 1048576],
   ...(settled
     ? [[`settled idle RSS (${SETTLE_S} s), sidecar ${fmtN(LARGE)} − no-op`, `+${((settled.big - settled.noop) / 1048576).toFixed(1)} MB (${mb(settled.big)} vs ${mb(settled.noop)})`, "≤ +15 MB", settled.big - settled.noop <= 15 * 1048576]]
