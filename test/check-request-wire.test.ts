@@ -185,6 +185,39 @@ describe("decodeCheckRequest", () => {
     }
   });
 
+  it("map-key cache: thousands of distinct, colliding, long and non-ASCII names decode as protobufjs does, again and again", () => {
+    // The reader returns a cached string for header names (and other map
+    // keys) it has seen before; replacing entries must never hand back the
+    // wrong name. 3,000 distinct names overflow the 512-entry table many
+    // times over; each request is decoded twice so the second decode reads
+    // names the first one cached.
+    const r = rng(7);
+    const names: string[] = [];
+    for (let i = 0; i < 3000; i++) names.push(`x-${i.toString(36)}-${Math.floor(r() * 1e6).toString(36)}`);
+    names.push("a".repeat(64), "a".repeat(65), "b".repeat(64), "é-name", "ü", "x-é", ":path", ":method", "__proto__");
+    for (let start = 0; start < names.length; start += 40) {
+      const headers: Record<string, string> = {};
+      for (const n of names.slice(start, start + 40)) if (n !== "__proto__") headers[n] = `v-${n.length}`;
+      // and names every request shares, decoded from cache after the first
+      Object.assign(headers, { ":authority": "svc", "content-type": "application/json", "x-request-id": String(start) });
+      const bytes = check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers } } } });
+      sameAttributes(bytes);
+      sameAttributes(bytes);
+    }
+  });
+
+  it("map-key cache: a cached name is returned only for exactly its own bytes", () => {
+    // same length, same first and last bytes, one byte apart; and prefixes
+    const groups = [["x-aa", "x-ab", "x-ba", "x-bb"], ["k", "kk", "kkk"], ["AbC", "abc", "ABC"]];
+    for (const g of groups) {
+      for (let round = 0; round < 3; round++) {
+        const headers = Object.fromEntries(g.map((n, i) => [n, String(i)]));
+        const decoded = decodeCheckRequest(check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers } } } }));
+        expect(extract(decoded)).toEqual(extract(check.requestDeserialize(check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers } } } }))));
+      }
+    }
+  });
+
   it("keeps map keys as data: a `__proto__` header does not reach a prototype", () => {
     const bytes = check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers: { a: "1" } } } } });
     // append a headers map entry {"__proto__": "x"} by hand (protobufjs objects cannot hold that key)

@@ -51,6 +51,51 @@ const bufferUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: nu
 const utf8Slice: (b: Buffer, start: number, end: number) => string =
   typeof bufferUtf8Slice === "function" ? (b, start, end) => bufferUtf8Slice.call(b, start, end) : (b, start, end) => b.toString("utf8", start, end);
 
+// Map keys repeat from request to request: a mesh's requests carry the same
+// few dozen header names. The reader keeps the string of each recently seen
+// ASCII key in a small hash table (FNV-1a of its bytes; a key may sit in any
+// of KEY_PROBES slots from its hash) and returns that same string when the
+// same bytes arrive again, instead of decoding a new one per header per
+// request, which V8 then had to look up in its string table again to use as a
+// property key. Bounded: KEY_SLOTS entries of at most MAX_CACHED_KEY_BYTES
+// bytes; an unseen key takes a free slot of its probe window or replaces one.
+const KEY_SLOTS = 512;
+const KEY_PROBES = 4;
+const MAX_CACHED_KEY_BYTES = 64;
+const keyBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(KEY_SLOTS).fill(undefined);
+const keyStrings: string[] = new Array<string>(KEY_SLOTS).fill("");
+
+function cachedKey(b: Buffer, start: number, end: number): string {
+  let h = 0x811c9dc5;
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c > 0x7f) ascii = false;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (!ascii) return utf8Slice(b, start, end);
+  const len = end - start;
+  let free = -1;
+  for (let p = 0; p < KEY_PROBES; p++) {
+    const slot = (h + p) & (KEY_SLOTS - 1);
+    const seen = keyBytes[slot];
+    if (seen === undefined) {
+      if (free < 0) free = slot;
+      continue;
+    }
+    if (seen.length !== len) continue;
+    let i = 0;
+    while (i < len && seen[i] === b[start + i]) i++;
+    if (i === len) return keyStrings[slot]!;
+  }
+  // the string V8 interns as a property key (what a lookup would find anyway)
+  const s = Object.keys({ [utf8Slice(b, start, end)]: 0 })[0]!;
+  const slot = free >= 0 ? free : (h + ((h >>> 16) & (KEY_PROBES - 1))) & (KEY_SLOTS - 1);
+  keyBytes[slot] = Buffer.from(b.subarray(start, end));
+  keyStrings[slot] = s;
+  return s;
+}
+
 class Reader {
   pos: number;
   constructor(
@@ -89,6 +134,15 @@ class Reader {
     const s = end === this.pos ? "" : utf8Slice(this.buf, this.pos, end);
     this.pos = end;
     return s;
+  }
+
+  /** A map key (header name, label, context extension): `string()`, through the recently-seen-keys cache. */
+  key(): string {
+    const end = this.lengthEnd();
+    const start = this.pos;
+    this.pos = end;
+    if (end === start) return "";
+    return end - start <= MAX_CACHED_KEY_BYTES ? cachedKey(this.buf, start, end) : utf8Slice(this.buf, start, end);
   }
 
   bytes(): Buffer {
@@ -245,7 +299,7 @@ function pairEntry(r: Reader, wire: number, pairs: string[]): void {
   let value = "";
   while (r.pos < end) {
     const t = r.tag();
-    if (t === 10) key = r.string();
+    if (t === 10) key = r.key();
     else if (t === 18) value = r.string();
     else r.skip(t & 7);
   }

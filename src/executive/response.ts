@@ -61,11 +61,19 @@ export interface ResponseOptions {
   failOpen: boolean;
 }
 
+/** "a,b,c": the policy names of a list (most decisions have none: no array, no join). */
+function policyList(xs: readonly { policy: string }[]): string {
+  if (xs.length === 0) return "";
+  let out = xs[0]!.policy;
+  for (let i = 1; i < xs.length; i++) out += "," + xs[i]!.policy;
+  return out;
+}
+
 function metadataFor(decisionId: string, effect: string, d: Decision | undefined, reason?: string): Record<string, JsonValue> {
   const m: Record<string, JsonValue> = { aecp_decision_id: decisionId, aecp_effect: effect };
   if (d) {
-    m["aecp_policies"] = d.violations.map((v) => v.policy).join(",");
-    m["aecp_waived"] = d.waived.map((v) => v.policy).join(",");
+    m["aecp_policies"] = policyList(d.violations);
+    m["aecp_waived"] = policyList(d.waived);
     m["aecp_bundle"] = d.bundle.name;
     m["aecp_bundle_digest"] = d.bundle.digest;
     if (d.bundle.revision !== null) m["aecp_bundle_revision"] = d.bundle.revision;
@@ -81,7 +89,7 @@ function allowed(decisionId: string, metadata: Record<string, JsonValue>, extraH
     decisionId,
     allowed: true,
     httpStatus: 200,
-    headers: [[HEADER_DECISION_ID, decisionId], ...extraHeaders],
+    headers: extraHeaders.length === 0 ? [[HEADER_DECISION_ID, decisionId]] : [[HEADER_DECISION_ID, decisionId], ...extraHeaders],
     body: undefined,
     metadata,
     grpcCode: GRPC_OK,

@@ -13,7 +13,6 @@
 // approvals service (pause currently fails closed with 503), decision log,
 // OpenTelemetry, shadow evaluation, last-known-good cache, workers.
 
-import { randomUUID } from "node:crypto";
 import { lstatSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
@@ -31,6 +30,7 @@ import { encodeCheckResponse } from "./check-response-wire.js";
 import { decodeCheckRequest, MalformedCheckRequest } from "./check-request-wire.js";
 import { HEADER_EXCEPTION_GRANT, verifyExceptionGrant } from "./exception-grant.js";
 import { requestFingerprint } from "./fingerprint.js";
+import { newDecisionId } from "./decision-id.js";
 import { BundleStore, type BundleMeta } from "./bundle-store.js";
 import { HttpApprovalsClient, type ApprovalsClient } from "./approvals-client.js";
 import { PauseHandler } from "./pause.js";
@@ -271,7 +271,7 @@ export class Sidecar {
 
   /** Decide one request given as attributes (shared by gRPC and HTTP modes). */
   decide(attrs: RequestAttributes): CheckOutcome {
-    const decisionId = randomUUID();
+    const decisionId = newDecisionId();
     const bundle = this.current; // read once: a swap mid-request cannot mix bundles
     if (!bundle) return this.failure("AECP_NO_BUNDLE", 503, decisionId, attrs);
     // An exception grant (break-glass override from the approvals service) is
@@ -348,7 +348,7 @@ export class Sidecar {
   }
 
   private checkGrpc(request: unknown): CheckOutcome {
-    if (request instanceof MalformedCheckRequest) return this.failure(request.error.code, ERROR_CODES[request.error.code].http, randomUUID());
+    if (request instanceof MalformedCheckRequest) return this.failure(request.error.code, ERROR_CODES[request.error.code].http, newDecisionId());
     return this.decideFrom(() => attributesFromGrpcCheckRequest(request, { maxBodyBytes: this.options.maxBodyBytes }));
   }
 
@@ -368,7 +368,7 @@ export class Sidecar {
    */
   failureOutcome(code: ErrorCode): CheckOutcome {
     const status = code === "AECP_INTERNAL" || code === "AECP_EVAL_FAILED" ? this.options.failStatus : ERROR_CODES[code].http;
-    return this.failure(code, status, randomUUID());
+    return this.failure(code, status, newDecisionId());
   }
 
   /** The one path from a transport's request to a decision: map, then decide; a mapping error fails closed. */
@@ -378,7 +378,7 @@ export class Sidecar {
       attrs = toAttributes();
     } catch (e) {
       const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
-      return this.failure(code, ERROR_CODES[code].http, randomUUID());
+      return this.failure(code, ERROR_CODES[code].http, newDecisionId());
     }
     return this.decide(attrs);
   }
