@@ -120,6 +120,9 @@ export class Sidecar {
   /** Every decision (and failure to decide) is recorded here; never blocks a decision. */
   readonly decisionLog: DecisionLog;
 
+  /** The CheckRequest adapter's options (one object, not one per request). */
+  private readonly adapterOptions: { readonly maxBodyBytes: number };
+
   private readonly sharedListeners: boolean;
 
   /**
@@ -157,6 +160,7 @@ export class Sidecar {
           );
     this.store = options.cacheDir === undefined ? undefined : new BundleStore(options.cacheDir);
     this.decisionLog = new DecisionLog(options.decisionLog);
+    this.adapterOptions = Object.freeze({ maxBodyBytes: options.maxBodyBytes });
     this.grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
     raiseConnectionWindow(this.grpcServer, H2_CONNECTION_WINDOW_BYTES);
     const pkg = grpc.loadPackageDefinition(envoyAuthPackageDefinition()) as unknown as {
@@ -349,7 +353,21 @@ export class Sidecar {
 
   private checkGrpc(request: unknown): CheckOutcome {
     if (request instanceof MalformedCheckRequest) return this.failure(request.error.code, ERROR_CODES[request.error.code].http, newDecisionId());
-    return this.decideFrom(() => attributesFromGrpcCheckRequest(request, { maxBodyBytes: this.options.maxBodyBytes }));
+    let attrs: RequestAttributes;
+    try {
+      attrs = attributesFromGrpcCheckRequest(request, this.adapterOptions);
+    } catch (e) {
+      const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
+      return this.failure(code, ERROR_CODES[code].http, newDecisionId());
+    } finally {
+      // grpc-js holds the decoded request until the call's stream closes, and
+      // under load its calls outlive two scavenges, so the request's header
+      // strings and peers were promoted to the old generation with them
+      // (measured: +1.2 KB promoted per Check over the no-op's at 64 in
+      // flight). Past this point only `attrs` is used: drop the rest.
+      if (typeof request === "object" && request !== null) (request as { attributes?: unknown }).attributes = undefined;
+    }
+    return this.decide(attrs);
   }
 
   /**
@@ -358,7 +376,7 @@ export class Sidecar {
    * Never throws: a request that cannot be mapped fails closed.
    */
   decideCheckRequest(checkRequest: unknown): CheckOutcome {
-    return this.decideFrom(() => attributesFromCheckRequestJson(checkRequest, { maxBodyBytes: this.options.maxBodyBytes }));
+    return this.decideFrom(() => attributesFromCheckRequestJson(checkRequest, this.adapterOptions));
   }
 
   /**
