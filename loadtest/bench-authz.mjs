@@ -37,7 +37,9 @@
 // AECP_BENCH_INFLIGHT (64), AECP_BENCH_RATE (override the 1/2 rate),
 // AECP_BENCH_LOADGEN=node (ignore h2load and openloop.c: Node for every run), AECP_BENCH_H2_WINDOW (8388608),
 // AECP_BENCH_POLICIES (1000,10000), AECP_BENCH_SETTLE_S (35; 0 = skip the
-// settled idle RSS). About 4 minutes on 2 cores.
+// settled idle RSS), AECP_BENCH_OPEN_WARMUP (3 s), AECP_BENCH_V8_DEFAULTS=1
+// (both servers with V8's defaults instead of the sidecar's V8 flags). About
+// 5 minutes on 2 cores.
 // Needs `npm run build`.
 
 import { spawn, execFileSync } from "node:child_process";
@@ -48,6 +50,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile } from "../dist/judicial/index.js";
 import { generateKeyPairPem, parsePrivateKeyPem } from "../dist/bundle/index.js";
+import { SIDECAR_V8_FLAGS } from "../dist/executive/runtime.js";
 import { generatePolicies } from "../bench/generate.mjs";
 import { median, table } from "../bench/stats.mjs";
 import { CHECK_PATH, checkRequestFrame, cpuMicros, decodeCheckResponse, rssBytes, sidecarServerOptions, ticksResolutionMicros, spawnReady } from "./common.mjs";
@@ -159,12 +162,17 @@ function stopServer(server) {
   });
 }
 
+// AECP_BENCH_V8_DEFAULTS=1: both servers with V8's own defaults instead of the
+// flags `aecp sidecar` sets for itself (an explicit node flag wins over them)
+const V8_DEFAULTS = process.env.AECP_BENCH_V8_DEFAULTS === "1";
+const v8Args = V8_DEFAULTS ? SIDECAR_V8_FLAGS.map((f) => f.replace(/^--no-/, "--")) : [];
+
 function startNoop(label, env = {}) {
-  const args = env.AECP_BENCH_H2_WINDOW ? ["--import", windowJs, noopJs] : [noopJs];
+  const args = [...v8Args, ...(env.AECP_BENCH_H2_WINDOW ? ["--import", windowJs, noopJs] : [noopJs])];
   return startServer(label, [...args, "--grpc", "127.0.0.1:0"], env, /noop ready (127\.0\.0\.1:\d+)/);
 }
 function startSidecar(label, n, env = {}) {
-  const args = env.AECP_BENCH_H2_WINDOW ? ["--import", windowJs, cli] : [cli];
+  const args = [...v8Args, ...(env.AECP_BENCH_H2_WINDOW ? ["--import", windowJs, cli] : [cli])];
   return startServer(
     label,
     [...args, "sidecar", "--bundle", join(dir, `bench-${n}.bundle`), "--pub", join(dir, "bench.pub"), "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"],
@@ -392,6 +400,11 @@ console.log(
 );
 console.log(`one HTTP/2 connection per run; CheckRequest frame ${frame.length} bytes (${Math.floor(65535 / frame.length)} fit in a 64 KiB window)`);
 console.log(`grpc.Server options (from ${optionsFrom}; the no-op uses the same): ${JSON.stringify(serverOptions)}`);
+console.log(
+  V8_DEFAULTS
+    ? `V8 flags: V8's defaults for both servers (AECP_BENCH_V8_DEFAULTS=1: ${v8Args.join(" ")} on the node command line)`
+    : `V8 flags (dist/executive/runtime.js SIDECAR_V8_FLAGS, set by aecp sidecar for itself; the no-op sets the same): ${SIDECAR_V8_FLAGS.join(" ")}`,
+);
 console.log(`decisions: ${[...decisions].map(([l, d]) => `${l}: ${d.effect}${d.policies ? ` [${d.policies}]` : ""}, ${d.bytes}-byte response`).join("; ")}`);
 console.log(`CPU = server utime+stime from /proc (all its threads), per completed Check; ${ticksResolutionMicros() / 1000} ms resolution per run`);
 console.log(`machine noise: a lone process spinning for 2 s was descheduled ${noise.count} times for > 1 ms, longest ${noise.max.toFixed(1)} ms (such stalls set the p99s below)\n`);

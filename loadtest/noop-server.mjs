@@ -1,7 +1,8 @@
 // The no-op ext_authz server of `npm run bench:authz`: the sidecar's stack
 // (grpc-js, Envoy's ext_authz protos loaded by envoyAuthPackageDefinition(),
-// the same grpc.Server options, read from the compiled sidecar) with a Check
-// that always answers OK. It is the floor the sidecar is measured against.
+// the same grpc.Server options, read from the compiled sidecar, and the V8
+// flags the sidecar sets for its process) with a Check that always answers
+// OK. It is the floor the sidecar is measured against.
 //
 //   node loadtest/noop-server.mjs [--grpc 127.0.0.1:0]
 //
@@ -11,6 +12,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { envoyAuthPackageDefinition } from "../dist/executive/envoy.js";
+import { applySidecarV8Flags } from "../dist/executive/runtime.js";
 import { H2_CONNECTION_WINDOW_BYTES, raiseConnectionWindow, sidecarServerOptions } from "./common.mjs";
 
 const args = process.argv.slice(2);
@@ -21,6 +23,8 @@ if (!/^127\.0\.0\.1:\d+$/.test(addr)) {
   process.exit(2);
 }
 
+// the sidecar process's own V8 flags, as `aecp sidecar` sets them (unless given on the node command line)
+const v8Flags = applySidecarV8Flags();
 const options = { ...sidecarServerOptions().options, ...JSON.parse(process.env.AECP_NOOP_SERVER_OPTIONS ?? "{}") };
 for (const k of Object.keys(options)) if (options[k] === null) delete options[k];
 const server = new grpc.Server(options);
@@ -36,7 +40,7 @@ server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
     process.stderr.write(`noop-server: cannot bind ${addr}: ${err.message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`noop ready 127.0.0.1:${port} ${JSON.stringify(options)}\n`);
+  process.stdout.write(`noop ready 127.0.0.1:${port} ${JSON.stringify(options)} v8 flags: ${v8Flags.join(" ") || "(none)"}\n`);
 });
 const stop = () => server.tryShutdown(() => process.exit(0));
 process.once("SIGINT", stop);

@@ -5,6 +5,7 @@ export type { CheckRequestOptions } from "./checkrequest.js";
 export { normalizePath } from "./path.js";
 export { checkRequestFromShorthand } from "./shorthand.js";
 export { Sidecar, removeStaleSocket } from "./sidecar.js";
+export { applySidecarV8Flags, SIDECAR_V8_FLAGS } from "./runtime.js";
 export { BundleStore, LKG_FILE, LKG_META_FILE } from "./bundle-store.js";
 export type { BundleMeta } from "./bundle-store.js";
 export type { SidecarStatus, BundleSource, ActiveBundleInfo, ComponentStatus } from "./sidecar.js";

@@ -3,7 +3,7 @@
 // Runs the ext_authz sidecar until SIGINT/SIGTERM. Flags override the config file.
 
 import { AecpError } from "../../common/index.js";
-import { Sidecar, sidecarOptions } from "../../executive/index.js";
+import { applySidecarV8Flags, Sidecar, sidecarOptions } from "../../executive/index.js";
 import { readText, EXIT_OK } from "../io.js";
 
 export interface SidecarCliOptions {
@@ -29,6 +29,7 @@ export interface SidecarCliOptions {
 }
 
 export async function sidecarCommand(o: SidecarCliOptions): Promise<number> {
+  applySidecarV8Flags(); // before anything is loaded or served (src/executive/runtime.ts)
   let fromFile: Record<string, unknown> = {};
   if (o.config) {
     let doc: unknown;
