@@ -134,7 +134,7 @@ async function startServer(label, args, env, readyRe) {
   const { child, ready, stderr } = spawnReady(label, process.execPath, args, readyRe, { cwd: root, env: { ...process.env, ...env } });
   children.add(child);
   const target = await ready;
-  const server = { label, pid: child.pid, child, target, loadedRss: 0, runs: {}, stopping: false };
+  const server = { label, pid: child.pid, child, target, loadedRss: 0, loadedRssRuns: [], runs: {}, stopping: false };
   child.once("exit", (code, sig) => {
     children.delete(child);
     if (!server.stopping) {
@@ -217,15 +217,21 @@ function runChild(cmd, args, server, sampleRss) {
     let err = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
+    let peak = 0;
     const timer = sampleRss
       ? setInterval(() => {
           const r = rssBytes(server.pid);
-          if (r > server.loadedRss) server.loadedRss = r;
+          if (r > peak) peak = r;
         }, 100)
       : null;
     child.once("exit", (code) => {
       children.delete(child);
-      if (timer) clearInterval(timer);
+      if (timer) {
+        clearInterval(timer);
+        // this run's peak; the loaded RSS reported is the median of the runs' peaks (and their max)
+        server.loadedRssRuns.push(peak);
+        if (peak > server.loadedRss) server.loadedRss = peak;
+      }
       if (code !== 0) reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${err}${out}`));
       else resolve(out);
     });
@@ -420,7 +426,7 @@ console.log(
       us(med(s, "max", "serverMainCpuPerCall")),
       pctText(med(s, "max", "serverMainBusy")),
       mb(s.idleRss),
-      s.loadedRss ? mb(s.loadedRss) : "—",
+      s.loadedRss ? `${mb(median(s.loadedRssRuns))} (max ${mb(s.loadedRss)})` : "—",
     ]),
   ),
 );
@@ -480,7 +486,9 @@ const ratioMax = med(side, "max", "rps") / noopMax;
 const dP50 = med(sideF, "half", "p50") - med(noopF, "half", "p50");
 const rP99 = med(sideF, "half", "p99") / med(noopF, "half", "p99");
 const dIdle = big.idleRss - noop.idleRss;
-const dLoaded = big.loadedRss - noop.loadedRss;
+const sign = (x) => (x >= 0 ? "+" : "−");
+const dLoaded = median(big.loadedRssRuns) - median(noop.loadedRssRuns);
+const dLoadedMax = big.loadedRss - noop.loadedRss;
 const cpuText = (kind, f = "serverCpuPerCall") => {
   const [a, b] = kind === "max" ? [side, noop] : [sideF, noopF];
   return `${(med(a, kind, f) / med(b, kind, f)).toFixed(2)}x (${us(med(a, kind, f))} vs ${us(med(b, kind, f))})`;
@@ -492,12 +500,13 @@ const targets = [
   [`  the same at ${int(rateQuarter)}/s`, `${dP50q >= 0 ? "+" : "−"}${us(Math.abs(dP50q))}`, "(reported)", null],
   [`p99 at ${int(rateHalf)}/s, sidecar / no-op`, `${rP99.toFixed(2)}x`, "≤ 1.2x", rP99 <= 1.2],
   [`  the same at ${int(rateQuarter)}/s`, `${(med(sideF, "quarter", "p99") / med(noopF, "quarter", "p99")).toFixed(2)}x`, "(reported)", null],
-  [`idle RSS, sidecar ${fmtN(LARGE)} − no-op`, `+${(dIdle / 1048576).toFixed(1)} MB`, "≤ +15 MB", dIdle <= 15 * 1048576],
+  [`idle RSS, sidecar ${fmtN(LARGE)} − no-op`, `${sign(dIdle)}${(Math.abs(dIdle) / 1048576).toFixed(1)} MB`, "≤ +15 MB", dIdle <= 15 * 1048576],
   ...(settled
-    ? [[`settled idle RSS (${SETTLE_S} s), sidecar ${fmtN(LARGE)} − no-op`, `+${((settled.big - settled.noop) / 1048576).toFixed(1)} MB (${mb(settled.big)} vs ${mb(settled.noop)})`, "≤ +15 MB", settled.big - settled.noop <= 15 * 1048576]]
+    ? [[`settled idle RSS (${SETTLE_S} s), sidecar ${fmtN(LARGE)} − no-op`, `${sign(settled.big - settled.noop)}${(Math.abs(settled.big - settled.noop) / 1048576).toFixed(1)} MB (${mb(settled.big)} vs ${mb(settled.noop)})`, "≤ +15 MB", settled.big - settled.noop <= 15 * 1048576]]
     : []),
-  [`loaded RSS, sidecar ${fmtN(LARGE)} − no-op`, `+${(dLoaded / 1048576).toFixed(1)} MB`, "≤ +15 MB", dLoaded <= 15 * 1048576],
-  [`  of which the bundle: idle RSS ${fmtN(LARGE)} − 10 policies`, `+${((big.idleRss - tiny.idleRss) / 1048576).toFixed(1)} MB`, "(reported)", null],
+  [`loaded RSS (median of the max runs' peaks), sidecar ${fmtN(LARGE)} − no-op`, `${sign(dLoaded)}${(Math.abs(dLoaded) / 1048576).toFixed(1)} MB`, "≤ +15 MB", dLoaded <= 15 * 1048576],
+  [`  the highest peak of any run, sidecar ${fmtN(LARGE)} − no-op`, `${sign(dLoadedMax)}${(Math.abs(dLoadedMax) / 1048576).toFixed(1)} MB`, "(reported)", null],
+  [`  of which the bundle: idle RSS ${fmtN(LARGE)} − 10 policies`, `${sign(big.idleRss - tiny.idleRss)}${(Math.abs(big.idleRss - tiny.idleRss) / 1048576).toFixed(1)} MB`, "(reported)", null],
   [`CPU per Check at ${int(rateQuarter)}/s, sidecar / no-op`, cpuText("quarter"), "(reported)", null],
   [`CPU per Check at ${int(rateHalf)}/s, sidecar / no-op`, cpuText("half"), "(reported)", null],
   [`  main thread only`, cpuText("half", "serverMainCpuPerCall"), "(reported)", null],
