@@ -15,7 +15,7 @@ const pool = Buffer.allocUnsafe(POOL_BYTES);
 let offset = POOL_BYTES; // empty: filled on first use
 
 const scratch = Buffer.allocUnsafe(36);
-/** Two ASCII hex digits per byte value, as one 16-bit code pair each. */
+/** The two lower-case ASCII hex digits of byte value i, at 2i and 2i + 1. */
 const HEX = new Uint8Array(512);
 for (let i = 0; i < 256; i++) {
   const s = i.toString(16).padStart(2, "0");
