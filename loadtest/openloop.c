@@ -42,6 +42,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,9 +68,13 @@ static uint8_t *status;   // 0 pending, 1 saw DATA, 2 ok, 3 failed
 static long n_calls;
 
 static atomic_long conn_window = 65535;   // the server's connection receive window left for us
+static atomic_long stream_window = 65535; // the server's SETTINGS_INITIAL_WINDOW_SIZE (per stream)
 static atomic_long max_streams = 1L << 30; // the server's SETTINGS_MAX_CONCURRENT_STREAMS
 static atomic_long completed = 0;          // streams ended (ok or not)
+static atomic_int got_settings = 0;        // the server's first SETTINGS frame has been read
+static atomic_int stopping = 0;            // the main thread is done: the reader's end is no error
 static atomic_int fatal = 0;
+static pthread_mutex_t fatal_lock = PTHREAD_MUTEX_INITIALIZER;
 static char fatal_msg[256];
 
 static int64_t now_ns(void) {
@@ -90,8 +95,22 @@ static void die(const char *msg) {
   exit(1);
 }
 
+// the first fatal error wins; the message is written before the flag is published
 static void set_fatal(const char *msg) {
-  if (atomic_exchange(&fatal, 1) == 0) snprintf(fatal_msg, sizeof fatal_msg, "%s", msg);
+  pthread_mutex_lock(&fatal_lock);
+  if (!atomic_load(&fatal)) {
+    snprintf(fatal_msg, sizeof fatal_msg, "%s", msg);
+    atomic_store(&fatal, 1);
+  }
+  pthread_mutex_unlock(&fatal_lock);
+}
+
+static void die_fatal(void) {
+  pthread_mutex_lock(&fatal_lock);
+  char msg[sizeof fatal_msg];
+  memcpy(msg, fatal_msg, sizeof msg);
+  pthread_mutex_unlock(&fatal_lock);
+  die(msg);
 }
 
 static void put_frame_header(uint8_t *b, uint32_t len, uint8_t type, uint8_t flags, uint32_t stream) {
@@ -113,7 +132,7 @@ static void write_all(const uint8_t *b, size_t n) {
     if (w < 0) {
       if (errno == EINTR) continue;
       pthread_mutex_unlock(&write_lock);
-      set_fatal("write to the server failed");
+      if (!atomic_load(&stopping)) set_fatal("write to the server failed");
       return;
     }
     b += w;
@@ -149,16 +168,26 @@ static void complete(uint32_t stream, int ok) {
   atomic_fetch_add(&completed, 1);
 }
 
+// credit back what the server sent, so our receive window never runs out
+static void credit(uint32_t n) {
+  uint8_t wu[13];
+  put_frame_header(wu, 4, T_WINDOW, 0, 0);
+  wu[9] = (uint8_t)((n >> 24) & 0x7f), wu[10] = (uint8_t)(n >> 16), wu[11] = (uint8_t)(n >> 8), wu[12] = (uint8_t)n;
+  write_all(wu, 13);
+}
+
 static void *reader(void *arg) {
   (void)arg;
   size_t cap = 1 << 20, len = 0;
   uint8_t *buf = malloc(cap);
   if (!buf) die("out of memory");
+  uint64_t unacked = 0;       // DATA bytes received since the last WINDOW_UPDATE we sent
+  uint32_t trailers_for = 0;  // a stream whose END_STREAM HEADERS continue in CONTINUATION frames
   for (;;) {
     ssize_t r = read(fd, buf + len, cap - len);
     if (r <= 0) {
       if (r < 0 && errno == EINTR) continue;
-      set_fatal("the server closed the connection");
+      if (!atomic_load(&stopping)) set_fatal("the server closed the connection");
       return NULL;
     }
     len += (size_t)r;
@@ -181,10 +210,12 @@ static void *reader(void *arg) {
               uint16_t id = (uint16_t)((p[i] << 8) | p[i + 1]);
               uint32_t v = ((uint32_t)p[i + 2] << 24) | ((uint32_t)p[i + 3] << 16) | ((uint32_t)p[i + 4] << 8) | p[i + 5];
               if (id == 3) atomic_store(&max_streams, (long)v);
+              if (id == 4) atomic_store(&stream_window, (long)v);
             }
             uint8_t ack[9];
             put_frame_header(ack, 0, T_SETTINGS, F_ACK, 0);
             write_all(ack, 9);
+            atomic_store(&got_settings, 1);
           }
           break;
         case T_PING:
@@ -202,6 +233,11 @@ static void *reader(void *arg) {
           }
           break;
         case T_DATA:
+          unacked += flen;
+          if (unacked >= (1u << 30)) {
+            credit((uint32_t)unacked);
+            unacked = 0;
+          }
           if (stream & 1) {
             long k = (long)(stream - 1) / 2;
             if (k < n_calls && flen > 0 && status[k] == 0) status[k] = 1;
@@ -209,8 +245,17 @@ static void *reader(void *arg) {
           if (flags & F_END_STREAM) complete(stream, 0); // a gRPC response ends with trailers, not DATA
           break;
         case T_HEADERS:
+          // the stream ends with its header block: at once, or with the CONTINUATION carrying END_HEADERS
+          if (flags & F_END_STREAM) {
+            if (flags & F_END_HEADERS) complete(stream, 1);
+            else trailers_for = stream;
+          }
+          break;
         case T_CONT:
-          if (flags & F_END_STREAM) complete(stream, 1);
+          if ((flags & F_END_HEADERS) && trailers_for == stream) {
+            complete(stream, 1);
+            trailers_for = 0;
+          }
           break;
         case T_RST:
           complete(stream, 0);
@@ -288,11 +333,20 @@ int main(int argc, char **argv) {
   memcpy(host, argv[1], (size_t)(colon - argv[1]));
   host[colon - argv[1]] = 0;
   if (strcmp(host, "127.0.0.1") != 0) die("target must be 127.0.0.1");
-  int port = atoi(colon + 1);
-  double rate = atof(argv[3]);
-  long warmup_ms = atol(argv[4]), duration_ms = atol(argv[5]);
-  long server_pid = atol(argv[6]);
-  if (port <= 0 || port > 65535 || rate <= 0 || rate > 1e6 || warmup_ms < 0 || duration_ms <= 0 || duration_ms > 600000) die("bad arguments");
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end != 0 || colon[1] == 0) die("bad arguments: the port is not a number");
+  double rate = strtod(argv[3], &end);
+  if (*end != 0) die("bad arguments: the rate is not a number");
+  long warmup_ms = strtol(argv[4], &end, 10);
+  if (*end != 0) die("bad arguments: warmup-ms is not a number");
+  long duration_ms = strtol(argv[5], &end, 10);
+  if (*end != 0) die("bad arguments: duration-ms is not a number");
+  long server_pid = strtol(argv[6], &end, 10);
+  if (*end != 0) die("bad arguments: server-pid is not a number");
+  if (port <= 0 || port > 65535 || !(rate > 0 && rate <= 1e6) || warmup_ms < 0 || warmup_ms > 600000 || duration_ms <= 0 || duration_ms > 600000) die("bad arguments");
+  if ((double)duration_ms * rate < 1000.0) die("bad arguments: the measured window holds no call (duration-ms x rate < 1000)");
+  signal(SIGPIPE, SIG_IGN); // a closed connection is a write error we report, not a silent death
 
   uint8_t *body;
   size_t body_len;
@@ -346,7 +400,10 @@ int main(int argc, char **argv) {
 
   pthread_t rt;
   if (pthread_create(&rt, NULL, reader, NULL) != 0) die("cannot start the reader thread");
-  usleep(20000); // the server's SETTINGS arrive before the first call
+  // the server's SETTINGS (stream limit, windows) before the first call
+  for (int i = 0; i < 2000 && !atomic_load(&got_settings) && !atomic_load(&fatal); i++) usleep(1000);
+  if (!atomic_load(&got_settings) && !atomic_load(&fatal)) set_fatal("no SETTINGS from the server within 2 s");
+  if (!atomic_load(&fatal) && atomic_load(&stream_window) < (long)body_len) set_fatal("the server's initial stream window is smaller than the request");
 
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
@@ -363,10 +420,15 @@ int main(int argc, char **argv) {
     }
     if (now_ns() < due) sleep_until(due);
     int waited = 0;
+    int64_t wait_limit = 0;
     while ((atomic_load(&conn_window) < (long)body_len || k - atomic_load(&completed) >= atomic_load(&max_streams)) && !atomic_load(&fatal)) {
       if (!waited) {
         if (atomic_load(&conn_window) < (long)body_len) waited_window++;
         else waited_streams++;
+        wait_limit = now_ns() + 10000000000LL;
+      } else if (now_ns() > wait_limit) {
+        set_fatal("the server's window or stream limit stayed exhausted for 10 s");
+        break;
       }
       waited = 1;
       usleep(50);
@@ -382,13 +444,17 @@ int main(int argc, char **argv) {
     write_all(req, req_len);
   }
   // the window's end: the first moment past the last measured due time
-  if (now_ns() < win_end) sleep_until(win_end);
+  if (!atomic_load(&fatal) && now_ns() < win_end) sleep_until(win_end);
   cpu1 = cpu_us(server_pid, 0);
   main1 = cpu_us(server_pid, 1);
   int64_t drain_limit = now_ns() + 10000000000LL;
   while (atomic_load(&completed) < n_calls && now_ns() < drain_limit && !atomic_load(&fatal)) usleep(1000);
   getrusage(RUSAGE_SELF, &ru1);
-  if (atomic_load(&fatal)) die(fatal_msg);
+  // stop the reader before reading what it wrote (a drain that timed out may still be receiving)
+  atomic_store(&stopping, 1);
+  shutdown(fd, SHUT_RDWR);
+  pthread_join(rt, NULL);
+  if (atomic_load(&fatal)) die_fatal();
 
   // measured calls: due in [win_start, win_end)
   int64_t *lat = malloc(sizeof *lat * (size_t)(n_meas + 1));
@@ -437,5 +503,5 @@ int main(int argc, char **argv) {
   field("waitedForStreams", (double)waited_streams);
   printf("}\n");
   fflush(stdout);
-  _exit(0); // the reader thread is blocked in read()
+  return 0;
 }

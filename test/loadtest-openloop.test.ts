@@ -7,6 +7,7 @@
 // CI (CI=true), where that is a failure.
 
 import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,12 +131,40 @@ describe.skipIf(CC === undefined)("loadtest/openloop.c against grpc-js with Envo
     expect(result.failed).toBe(50);
   });
 
+  it("a server that goes away mid-run is a reported error (exit 1, JSON), not a silent death", async () => {
+    const addr = await serve((_call, cb) => cb(null, { status: { code: 0 }, ok_response: {} }));
+    const server = servers[servers.length - 1]!;
+    const t0 = Date.now();
+    setTimeout(() => server.forceShutdown(), 300);
+    const { code, result } = await run(addr, 200, 0, 2000);
+    expect(code).toBe(1);
+    expect(result.error).toMatch(/GOAWAY|closed the connection|write to the server failed/);
+    expect(Date.now() - t0).toBeLessThan(1800); // it stops at once instead of waiting out the window
+  });
+
+  it("a peer that never speaks HTTP/2 is reported (no SETTINGS), not waited on forever", async () => {
+    const silent = createServer((socket) => socket.on("data", () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const { code, result } = await run(`127.0.0.1:${(silent.address() as AddressInfo).port}`, 100, 0, 200);
+      expect(code).toBe(1);
+      expect(result.error).toMatch(/no SETTINGS/);
+    } finally {
+      silent.close();
+    }
+  });
+
   it("refuses targets other than 127.0.0.1 and bad arguments, with a reason", async () => {
     const a = await run("10.0.0.1:80", 100, 0, 100);
     expect(a.code).toBe(1);
     expect(a.result.error).toMatch(/127\.0\.0\.1/);
-    const b = await run(okAddr, 0, 0, 100);
-    expect(b.code).toBe(1);
-    expect(b.result.error).toMatch(/bad arguments/);
+    for (const [rate, warm, dur] of [[0, 0, 100], [Number.NaN, 0, 100], [100, 0, 5], [100, 700_000, 100]] as const) {
+      const b = await run(okAddr, rate, warm, dur);
+      expect(b.code).toBe(1);
+      expect(b.result.error).toMatch(/bad arguments/);
+    }
+    const c = await run(`${okAddr}x`, 100, 0, 100);
+    expect(c.code).toBe(1);
+    expect(c.result.error).toMatch(/port/);
   });
 });

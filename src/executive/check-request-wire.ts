@@ -62,7 +62,7 @@ const utf8Slice: (b: Buffer, start: number, end: number) => string =
 const KEY_SLOTS = 512;
 const KEY_PROBES = 4;
 const MAX_CACHED_KEY_BYTES = 64;
-const keyBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(KEY_SLOTS).fill(undefined);
+const keyBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(KEY_SLOTS).fill(undefined);
 const keyStrings: string[] = new Array<string>(KEY_SLOTS).fill("");
 
 function cachedKey(b: Buffer, start: number, end: number): string {
@@ -91,7 +91,10 @@ function cachedKey(b: Buffer, start: number, end: number): string {
   // the string V8 interns as a property key (what a lookup would find anyway)
   const s = Object.keys({ [utf8Slice(b, start, end)]: 0 })[0]!;
   const slot = free >= 0 ? free : (h + ((h >>> 16) & (KEY_PROBES - 1))) & (KEY_SLOTS - 1);
-  keyBytes[slot] = Buffer.from(b.subarray(start, end));
+  // its own small copy: Buffer.from() would slice Node's shared 8 KiB pool and keep a whole slab alive per key
+  const copy = new Uint8Array(len);
+  copy.set(b.subarray(start, end));
+  keyBytes[slot] = copy;
   keyStrings[slot] = s;
   return s;
 }
