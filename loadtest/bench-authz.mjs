@@ -238,12 +238,16 @@ function runChild(cmd, args, server, sampleRss) {
   });
 }
 
-async function nodeLoad(server, cfg, sampleRss) {
-  const out = await runChild(process.execPath, [loadgenJs, JSON.stringify({ target: server.target, frame: frameB64, serverPid: server.pid, ...cfg })], server, sampleRss);
+/** A generator's last output line (JSON): its results, or an error if it reports one or any call failed or never finished. */
+function generatorResult(server, out) {
   const r = JSON.parse(out.trim().split("\n").pop());
   if (r.error) throw new Error(`${server.label}: ${r.error}`);
   if (r.failed || r.unfinished) throw new Error(`${server.label}: ${r.failed} calls failed, ${r.unfinished} unfinished`);
   return r;
+}
+
+async function nodeLoad(server, cfg, sampleRss) {
+  return generatorResult(server, await runChild(process.execPath, [loadgenJs, JSON.stringify({ target: server.target, frame: frameB64, serverPid: server.pid, ...cfg })], server, sampleRss));
 }
 
 /** h2load, closed loop, `inflight` streams on one connection, for `seconds`; latencies from its per-request log. */
@@ -293,11 +297,7 @@ async function maxRun(server) {
 
 async function fixedRun(server, rate, seconds = DURATION_S) {
   if (openloop) {
-    const out = await runChild(openloop.path, [server.target, framePath, String(rate), "1000", String(seconds * 1000), String(server.pid)], server, false);
-    const r = JSON.parse(out.trim().split("\n").pop());
-    if (r.error) throw new Error(`${server.label}: ${r.error}`);
-    if (r.failed || r.unfinished) throw new Error(`${server.label}: ${r.failed} calls failed, ${r.unfinished} unfinished`);
-    return r;
+    return generatorResult(server, await runChild(openloop.path, [server.target, framePath, String(rate), "1000", String(seconds * 1000), String(server.pid)], server, false));
   }
   // nice: the Node open-loop scheduler spins on one core; the server must win any contention for the other
   return nodeLoad(server, { mode: "open", rate, warmupMs: 1000, durationMs: seconds * 1000, nice: 19 }, false);

@@ -357,8 +357,7 @@ export class Sidecar {
     try {
       attrs = attributesFromGrpcCheckRequest(request, this.adapterOptions);
     } catch (e) {
-      const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
-      return this.failure(code, ERROR_CODES[code].http, newDecisionId());
+      return this.mappingFailure(e);
     } finally {
       // grpc-js holds the decoded request until the call's stream closes, and
       // under load its calls outlive two scavenges, so the request's header
@@ -395,10 +394,15 @@ export class Sidecar {
     try {
       attrs = toAttributes();
     } catch (e) {
-      const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
-      return this.failure(code, ERROR_CODES[code].http, newDecisionId());
+      return this.mappingFailure(e);
     }
     return this.decide(attrs);
+  }
+
+  /** A request that could not be mapped to attributes fails closed with the mapping error's code. */
+  private mappingFailure(e: unknown): CheckOutcome {
+    const code: ErrorCode = isAecpError(e) ? e.code : "AECP_REQUEST_MALFORMED";
+    return this.failure(code, ERROR_CODES[code].http, newDecisionId());
   }
 
   private failure(code: string, httpStatus: number, decisionId: string, attrs?: RequestAttributes): CheckOutcome {
