@@ -24,8 +24,8 @@
 // 4-14 ms.
 // Measured on `npm run bench:authz` with both servers set alike
 // (docs/performance.md, 2026-12-07, second stop): p99.9 at half the no-op's
-// max rate 22-31 ms in both runs with it, 2.5-127 ms (median 62 ms) in six
-// without; loaded RSS 117-128 MB instead of 137-221 MB. The cost is more GC
+// max rate 17-31 ms in five runs with it, 2.5-127 ms (median 62 ms) in six
+// without; loaded RSS 111-128 MB instead of 137-221 MB. The cost is more GC
 // work at saturation: main-thread CPU per Check at max load 39-45 us against
 // 30-46 us. `--heap-growing-percent=0` on the node command line restores
 // V8's dynamic factor.
