@@ -26,8 +26,9 @@
 // (docs/performance.md, 2026-12-07, second stop): p99.9 at half the no-op's
 // max rate 17-31 ms in five runs with it, 2.5-127 ms (median 62 ms) in six
 // without; loaded RSS 111-128 MB instead of 137-221 MB. The cost is more GC
-// work at saturation: main-thread CPU per Check at max load 39-45 us against
-// 30-46 us. `--heap-growing-percent=0` on the node command line restores
+// work at saturation, too small to separate from the host's speed changes in
+// those runs (the no-op's max: 22.2-26.4k Check/s with it, 24.3-31.4k
+// without). `--heap-growing-percent=0` on the node command line restores
 // V8's dynamic factor.
 //
 // A flag given on the node command line (either polarity, any value) wins:
