@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../dist/judicial/index.js";
 import { generateKeyPairPem, parsePrivateKeyPem } from "../dist/bundle/index.js";
-import { Sidecar, sidecarOptions, envoyAuthPackageDefinition, attributesFromGrpcCheckRequest, toCheckResponse } from "../dist/executive/index.js";
+import { Sidecar, sidecarOptions, envoyAuthPackageDefinition, toCheckResponse } from "../dist/executive/index.js";
+import { attributesFromGrpcFields } from "../dist/executive/checkrequest.js";
 import { generatePolicies } from "../bench/generate.mjs";
 import { encodeCheckResponse } from "../dist/executive/check-response-wire.js";
 import { decodeCheckRequest } from "../dist/executive/check-request-wire.js";
@@ -34,8 +35,8 @@ const frame = await checkRequestFrame(5);
 const bytes = frame.subarray(5);
 const OK = { status: { code: 0 }, ok_response: {} };
 
-const req = def.requestDeserialize(bytes);
-const attrs = attributesFromGrpcCheckRequest(req, { maxBodyBytes: 1 << 20 });
+const req = decodeCheckRequest(bytes);
+const attrs = attributesFromGrpcFields(req, { maxBodyBytes: 1 << 20 });
 const outcome = sidecar.decide(attrs);
 const resObj = toCheckResponse(outcome);
 
@@ -43,13 +44,13 @@ const stages = {
   "decode CheckRequest, protobufjs (no-op; sidecar before)": () => def.requestDeserialize(bytes),
   "decode CheckRequest, check-request-wire (sidecar)": () => decodeCheckRequest(bytes),
   "encode OK (no-op response)": () => def.responseSerialize(OK),
-  "CheckRequest → attributes": () => attributesFromGrpcCheckRequest(req, { maxBodyBytes: 1 << 20 }),
+  "CheckRequest → attributes": () => attributesFromGrpcFields(req, { maxBodyBytes: 1 << 20 }),
   "decide (evaluate + outcome)": () => sidecar.decide(attrs),
   "outcome → CheckResponse object": () => toCheckResponse(outcome),
   "encode CheckResponse, protobufjs (before)": () => def.responseSerialize(resObj),
   "encode CheckResponse, check-response-wire (sidecar)": () => encodeCheckResponse(outcome),
   "no-op total": () => def.responseSerialize(OK, def.requestDeserialize(bytes)),
-  "sidecar total": () => encodeCheckResponse(sidecar.decide(attributesFromGrpcCheckRequest(decodeCheckRequest(bytes), { maxBodyBytes: 1 << 20 }))),
+  "sidecar total": () => encodeCheckResponse(sidecar.decide(attributesFromGrpcFields(decodeCheckRequest(bytes), { maxBodyBytes: 1 << 20 }))),
 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

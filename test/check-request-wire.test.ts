@@ -11,6 +11,7 @@ import { mulberry32 } from "./fuzz/prng.js";
 import { isAecpError } from "../src/common/index.js";
 import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "../src/executive/index.js";
 import { decodeCheckRequest, MalformedCheckRequest, MAX_NESTING } from "../src/executive/check-request-wire.js";
+import { attributesFromGrpcFields } from "../src/executive/checkrequest.js";
 import { grpcCheckRequest, type Json } from "./sidecar/convert.js";
 import { deeplyNestedCheckRequest } from "./sidecar/wire.js";
 
@@ -22,19 +23,29 @@ const check = (envoyAuthPackageDefinition()["envoy.service.auth.v3.Authorization
   requestDeserialize: (b: Buffer) => unknown;
 };
 
-/** attributes, or the error code, from one decoded request. */
+/** attributes, or the error (code and message), from one request as protobufjs decoded it. */
 function extract(decoded: unknown): unknown {
+  return attempt(() => attributesFromGrpcCheckRequest(decoded, { maxBodyBytes: 1 << 20 }));
+}
+
+/** The same from our reader's output, through the sidecar's adapter. */
+function extractOurs(decoded: ReturnType<typeof decodeCheckRequest>): unknown {
+  if (decoded instanceof MalformedCheckRequest) return { error: decoded.error.code, message: decoded.error.message };
+  return attempt(() => attributesFromGrpcFields(decoded, { maxBodyBytes: 1 << 20 }));
+}
+
+function attempt(f: () => unknown): unknown {
   try {
-    return attributesFromGrpcCheckRequest(decoded, { maxBodyBytes: 1 << 20 });
+    return f();
   } catch (e) {
-    return { error: isAecpError(e) ? e.code : String(e) };
+    return isAecpError(e) ? { error: e.code, message: e.message } : { error: String(e) };
   }
 }
 
 function sameAttributes(bytes: Buffer): void {
   const ours = decodeCheckRequest(bytes);
   expect(ours).not.toBeInstanceOf(MalformedCheckRequest);
-  expect(extract(ours)).toEqual(extract(check.requestDeserialize(bytes)));
+  expect(extractOurs(ours)).toEqual(extract(check.requestDeserialize(bytes)));
 }
 
 const rng = mulberry32; // seeded: a failure reproduces (FUZZ_SEED overrides)
@@ -148,7 +159,9 @@ describe("decodeCheckRequest", () => {
       const at = Math.floor(r() * b.length);
       b[at] = b[at]! ^ (1 << Math.floor(r() * 8));
       const out = decodeCheckRequest(b);
-      if (!(out instanceof MalformedCheckRequest)) extract(out); // the adapter copes with whatever decoded
+      // the adapter copes with whatever decoded: attributes, or a coded error
+      const res = extractOurs(out) as { error?: string };
+      if (res.error !== undefined) expect(res.error).toMatch(/^AECP_REQUEST_/);
     }
     for (let i = 0; i < 500; i++) decodeCheckRequest(Buffer.from(Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256))));
   });
@@ -213,7 +226,7 @@ describe("decodeCheckRequest", () => {
       for (let round = 0; round < 3; round++) {
         const headers = Object.fromEntries(g.map((n, i) => [n, String(i)]));
         const decoded = decodeCheckRequest(check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers } } } }));
-        expect(extract(decoded)).toEqual(extract(check.requestDeserialize(check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers } } } }))));
+        expect(extractOurs(decoded)).toEqual(extract(check.requestDeserialize(check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers } } } }))));
       }
     }
   });
@@ -226,10 +239,60 @@ describe("decodeCheckRequest", () => {
     const req = Buffer.concat([Buffer.from([0x12, http.length]), http]);
     const attrs = Buffer.concat([Buffer.from([0x22, req.length]), req]);
     const decoded = decodeCheckRequest(Buffer.concat([bytes, Buffer.from([0x0a, attrs.length]), attrs]));
-    const headers = attributesFromGrpcCheckRequest(decoded, { maxBodyBytes: 1 << 20 }).headers;
+    if (decoded instanceof MalformedCheckRequest) throw decoded.error;
+    const headers = attributesFromGrpcFields(decoded, { maxBodyBytes: 1 << 20 }).headers;
     expect(Object.getPrototypeOf(headers)).toBeNull();
     expect(Object.keys(headers)).toEqual(["__proto__"]); // the later attributes message replaced the first, as protobufjs does
     expect(headers["__proto__"]).toBe("x");
     expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
+  });
+
+  it("bad and edge-case requests: the same attributes, or the same error code and message, as protobufjs", () => {
+    const ser = (o: unknown): Buffer => check.requestSerialize(o);
+    const http = (h: Record<string, unknown>): Buffer => ser({ attributes: { request: { http: { method: "GET", path: "/", ...h } } } });
+    const cases: Record<string, Buffer> = {
+      "no attributes": ser({}),
+      "no request": ser({ attributes: { source: { principal: "spiffe://td/ns/a/sa/b" } } }),
+      "request without http": ser({ attributes: { request: {} } }),
+      "body and raw_body": http({ body: "{}", raw_body: Buffer.from("{}") }),
+      "empty raw_body": http({ raw_body: Buffer.alloc(0), headers: { "content-type": "application/json" } }),
+      "raw_body JSON": http({ raw_body: Buffer.from('{"a":1}'), headers: { "content-type": "application/json" } }),
+      "raw_body not UTF-8": http({ raw_body: Buffer.from([0xff, 0xfe]), headers: { "content-type": "application/json" } }),
+      "headers and header_map": http({ headers: { a: "1" }, header_map: { headers: [{ key: "b", value: "2" }] } }),
+      "header_map entry without key": http({ header_map: { headers: [{ value: "2" }] } }),
+      "header_map value and raw_value": http({ header_map: { headers: [{ key: "b", value: "2", raw_value: Buffer.from("3") }] } }),
+      "header_map empty, headers used": http({ headers: { a: "1" }, header_map: { headers: [] } }),
+      "path '*' with GET": http({ path: "*" }),
+      "path '*' with OPTIONS": http({ method: "OPTIONS", path: "*" }),
+      "path too long": http({ path: "/" + "a".repeat(20000) }),
+      "path from :path": http({ path: undefined, method: undefined, headers: { ":path": "/x/../y?q=1", ":method": "post", ":authority": "H" } }),
+      "port above 65535": ser({ attributes: { source: { address: { socket_address: { address: "10.0.0.1", port_value: 70000 } } }, request: { http: { path: "/" } } } }),
+      "port 0 and empty address": ser({ attributes: { destination: { address: { socket_address: { address: "", port_value: 0 } } }, request: { http: { path: "/" } } } }),
+      "pipe address": ser({ attributes: { source: { address: { pipe: { path: "/tmp/s" } } }, request: { http: { path: "/" } } } }),
+      "empty labels and context": ser({ attributes: { source: { labels: {} }, context_extensions: {}, request: { http: { path: "/" } } } }),
+      "metadata without entries": ser({ attributes: { metadata_context: { filter_metadata: {} }, request: { http: { path: "/" } } } }),
+      "metadata, every Value kind": ser({
+        attributes: {
+          request: { http: { path: "/" } },
+          metadata_context: {
+            filter_metadata: {
+              ns: { fields: { n: { nullValue: "NULL_VALUE" }, d: { numberValue: -1.5 }, s: { stringValue: "x" }, b: { boolValue: true }, st: { structValue: { fields: { "7": { stringValue: "i" } } } }, l: { listValue: { values: [{ numberValue: 1 }, {}] } }, unset: {} } },
+              empty: {},
+            },
+          },
+        },
+      }),
+      "too many headers": http({ headers: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`h${i}`, "v"])) }),
+      "header value too large": http({ headers: { big: "v".repeat(65537) } }),
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const ours = extractOurs(decodeCheckRequest(bytes));
+      expect({ name, result: ours }).toEqual({ name, result: extract(check.requestDeserialize(bytes)) });
+    }
+    // later messages replace earlier ones, as protobufjs decodes them
+    const first = ser({ attributes: { source: { principal: "spiffe://a/ns/x/sa/y", address: { socket_address: { address: "10.0.0.1", port_value: 80 } } }, request: { http: { path: "/first", body: "{}" } }, metadata_context: { filter_metadata: { a: { fields: {} } } } } });
+    const second = ser({ attributes: { source: { service: "svc" }, request: { http: { host: "h" } }, metadata_context: {} } });
+    const merged = Buffer.concat([first, second]);
+    expect(extractOurs(decodeCheckRequest(merged))).toEqual(extract(check.requestDeserialize(merged)));
   });
 });

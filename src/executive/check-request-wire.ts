@@ -1,22 +1,25 @@
-// CheckRequest protobuf bytes → the object form the adapter reads: the
-// sidecar's gRPC request deserializer. protobufjs decoded every field of
-// Envoy's AttributeContext into objects (and its JS UTF-8 reader) for about
-// a quarter of a Check's CPU; this reader walks the wire format once and
-// materializes only the fields attributesFromGrpcCheckRequest() reads,
-// skipping the rest (timestamps, certificates, TLS session, typed metadata,
-// route metadata, …) without decoding them.
+// CheckRequest protobuf bytes → GrpcCheckFields: the sidecar's gRPC request
+// deserializer. protobufjs decoded every field of Envoy's AttributeContext
+// into objects (and its JS UTF-8 reader) for about a quarter of a Check's
+// CPU; this reader walks the wire format once and materializes only the
+// fields attributesFromGrpcFields() reads, into fixed-shape objects (so the
+// adapter's loads are monomorphic), skipping the rest (timestamps,
+// certificates, TLS session, typed metadata, route metadata, …) without
+// decoding them.
 //
-// INVARIANT: for any CheckRequest, attributesFromGrpcCheckRequest() of this
+// INVARIANT: for any CheckRequest, attributesFromGrpcFields() of this
 // object equals attributesFromGrpcCheckRequest() of protobufjs's decode with
 // LOADER_OPTIONS — test/check-request-wire.test.ts checks every captured
 // sample in ../shared/checkrequests and random requests against protobufjs.
 // Differences by design: invalid UTF-8 in a string becomes U+FFFD (Node's
 // decoder) rather than protobufjs's lenient decoding, map keys are kept as
 // data in null-prototype objects (a `__proto__` header cannot reach a
-// prototype), the HTTP headers map is handed over as wire-order pairs under
-// HEADER_PAIRS (the adapter builds the one map), and malformed bytes or metadata nested deeper than
-// MAX_NESTING are a MalformedCheckRequest (the sidecar fails closed with a
-// reason code) instead of an exception that grpc-js turns into INTERNAL.
+// prototype), the HTTP headers map is handed over as wire-order pairs
+// (the adapter builds the one map), metadata Structs are converted to JSON
+// here (what structToJson() does to protobufjs's objects), and malformed
+// bytes or metadata nested deeper than MAX_NESTING are a
+// MalformedCheckRequest (the sidecar fails closed with a reason code) instead
+// of an exception that grpc-js turns into INTERNAL.
 //
 // Field numbers (envoy/service/auth/v3/attribute_context.proto and friends):
 //   CheckRequest      attributes 1
@@ -29,7 +32,8 @@
 //   Struct            fields 1 (map<string, Value>); Value: null 1, number 2, string 3, bool 4, struct 5, list 6 (values 1)
 
 import { AecpError } from "../common/index.js";
-import { HEADER_PAIRS } from "./checkrequest.js";
+import type { GrpcAttributeFields, GrpcCheckFields, GrpcHttpFields, GrpcPeerFields } from "./checkrequest.js";
+import type { JsonValue } from "./envoy.js";
 
 /** Deepest Struct/Value nesting accepted in metadata (Envoy's own limit for proto parsing is 100). */
 export const MAX_NESTING = 64;
@@ -216,66 +220,124 @@ class Reader {
   }
 }
 
-function expectLen(r: Reader, wire: number): void {
+function expectLen(wire: number): void {
   if (wire !== 2) malformed(`expected a string, got wire type ${wire}`);
-  void r;
+}
+
+function endOf(r: Reader, end: number): void {
+  if (r.pos !== end) malformed("a field runs past the end of its message");
+}
+
+// The fixed-shape objects the adapter reads (GrpcCheckFields): every field
+// present from construction, so each load in attributesFromGrpcFields sees
+// one hidden class.
+
+class Peer implements GrpcPeerFields {
+  principal = "";
+  address = "";
+  port = 0;
+  service = "";
+  labels: Record<string, string> | undefined = undefined;
+}
+
+class HttpRequest implements GrpcHttpFields {
+  id = "";
+  method = "";
+  path = "";
+  host = "";
+  scheme = "";
+  protocol = "";
+  body = "";
+  rawBody: Buffer | undefined = undefined;
+  headerPairs: string[] | undefined = undefined;
+  headerMap: Obj[] | undefined = undefined;
+}
+
+class AttributeContext implements GrpcAttributeFields {
+  source: Peer | undefined = undefined;
+  destination: Peer | undefined = undefined;
+  http: HttpRequest | undefined = undefined;
+  contextExtensions: Record<string, string> | undefined = undefined;
+  filterMetadata: Record<string, Record<string, JsonValue>> | undefined = undefined;
+}
+
+class CheckRequest implements GrpcCheckFields {
+  attributes: AttributeContext | undefined = undefined;
+}
+
+const newMap = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
+/** map<string, string> entry → two more items of `pairs` (key, value), in wire order. */
+function pairEntry(r: Reader, wire: number, pairs: string[]): void {
+  const end = r.sub(wire);
+  let key = "";
+  let value = "";
+  while (r.pos < end) {
+    const t = r.tag();
+    if (t === 10) key = r.key();
+    else if (t === 18) value = r.string();
+    else r.skip(t & 7);
+  }
+  endOf(r, end);
+  pairs.push(key, value);
 }
 
 const entryScratch: string[] = [];
 
 /** map<string, string> entry → target[key] = value (last wins, as protobufjs). */
-function mapEntry(r: Reader, wire: number, target: Obj): void {
+function mapEntry(r: Reader, wire: number, target: Record<string, string>): void {
   entryScratch.length = 0;
   pairEntry(r, wire, entryScratch);
   target[entryScratch[0]!] = entryScratch[1]!;
 }
 
-function peer(r: Reader, end: number): Obj {
-  const p: Obj = {};
+function peer(r: Reader, end: number): Peer {
+  const p = new Peer();
   // loops, not `fields` callbacks: this runs twice per Check
   while (r.pos < end) {
     const t = r.tag();
     const n = Math.floor(t / 8);
     const w = t & 7;
-    if (n === 1) p["address"] = address(r, r.sub(w));
+    if (n === 1) address(r, r.sub(w), p);
     else if (n === 2) {
-      expectLen(r, w);
-      p["service"] = r.string();
-    } else if (n === 3) mapEntry(r, w, (p["labels"] ??= Object.create(null) as Obj) as Obj);
+      expectLen(w);
+      p.service = r.string();
+    } else if (n === 3) mapEntry(r, w, (p.labels ??= newMap<string>()));
     else if (n === 4) {
-      expectLen(r, w);
-      p["principal"] = r.string();
+      expectLen(w);
+      p.principal = r.string();
     } else r.skip(w);
   }
-  if (r.pos !== end) malformed("a field runs past the end of its message");
+  endOf(r, end);
   return p;
 }
 
-/** Address → { socket_address: { address, port_value } } (other address kinds: {}). */
-function address(r: Reader, end: number): Obj {
-  const a: Obj = {};
+/** Address → the peer's socket address (another address kind, or a later Address, leaves "" and 0: protobufjs replaces the message). */
+function address(r: Reader, end: number, p: Peer): void {
+  p.address = "";
+  p.port = 0;
   while (r.pos < end) {
     const t = r.tag();
-    if (t >>> 3 !== 1) {
+    if (Math.floor(t / 8) !== 1) {
       r.skip(t & 7);
       continue;
     }
     const saEnd = r.sub(t & 7);
-    const sa: Obj = {};
+    // a repeated socket_address replaces the previous one, as protobufjs does
+    p.address = "";
+    p.port = 0;
     while (r.pos < saEnd) {
       const st = r.tag();
-      if (st === 18) sa["address"] = r.string(); // field 2, wire 2
-      else if (st === 24) sa["port_value"] = r.varint() % 4294967296; // field 3, wire 0
+      if (st === 18) p.address = r.string(); // field 2, wire 2
+      else if (st === 24) p.port = r.varint() % 4294967296; // field 3, wire 0
       else r.skip(st & 7);
     }
-    if (r.pos !== saEnd) malformed("a field runs past the end of its message");
-    a["socket_address"] = sa;
+    endOf(r, saEnd);
   }
-  if (r.pos !== end) malformed("a field runs past the end of its message");
-  return a;
+  endOf(r, end);
 }
 
-function headerMap(r: Reader, end: number): Obj {
+function headerMap(r: Reader, end: number): Obj[] {
   const headers: Obj[] = [];
   r.fields(end, (n, w) => {
     if (n !== 1) return r.skip(w);
@@ -289,160 +351,202 @@ function headerMap(r: Reader, end: number): Obj {
     });
     headers.push(hv);
   });
-  return { headers };
+  return headers;
 }
 
-/** HttpRequest string fields by field number (a dense array: a fast element load). */
-const HTTP_STRINGS: readonly (string | undefined)[] = [undefined, "id", "method", undefined, "path", "host", "scheme", undefined, undefined, undefined, "protocol", "body"];
-
-/** map<string, string> entry → two more items of `pairs` (key, value), in wire order. */
-function pairEntry(r: Reader, wire: number, pairs: string[]): void {
-  const end = r.sub(wire);
-  let key = "";
-  let value = "";
-  while (r.pos < end) {
-    const t = r.tag();
-    if (t === 10) key = r.key();
-    else if (t === 18) value = r.string();
-    else r.skip(t & 7);
-  }
-  if (r.pos !== end) malformed("a field runs past the end of its message");
-  pairs.push(key, value);
-}
-
-function httpRequest(r: Reader, end: number): Obj {
-  const h: Obj = {};
-  let headers: string[] | undefined;
+function httpRequest(r: Reader, end: number): HttpRequest {
+  const h = new HttpRequest();
   while (r.pos < end) {
     const t = r.tag();
     const n = Math.floor(t / 8);
     const w = t & 7;
-    if (n === 3) pairEntry(r, w, (headers ??= []));
-    else if (HTTP_STRINGS[n] !== undefined) {
-      expectLen(r, w);
-      h[HTTP_STRINGS[n]] = r.string();
-    } else if (n === 12) {
-      expectLen(r, w);
-      h["raw_body"] = r.bytes();
-    } else if (n === 13) h["header_map"] = headerMap(r, r.sub(w));
-    else r.skip(w);
+    switch (n) {
+      case 1:
+        expectLen(w);
+        h.id = r.string();
+        break;
+      case 2:
+        expectLen(w);
+        h.method = r.string();
+        break;
+      case 3:
+        pairEntry(r, w, (h.headerPairs ??= []));
+        break;
+      case 4:
+        expectLen(w);
+        h.path = r.string();
+        break;
+      case 5:
+        expectLen(w);
+        h.host = r.string();
+        break;
+      case 6:
+        expectLen(w);
+        h.scheme = r.string();
+        break;
+      case 10:
+        expectLen(w);
+        h.protocol = r.string();
+        break;
+      case 11:
+        expectLen(w);
+        h.body = r.string();
+        break;
+      case 12:
+        expectLen(w);
+        h.rawBody = r.bytes();
+        break;
+      case 13:
+        h.headerMap = headerMap(r, r.sub(w));
+        break;
+      default:
+        r.skip(w);
+    }
   }
-  if (r.pos !== end) malformed("a field runs past the end of its message");
-  // the headers map as pairs: checkrequest.ts builds the one map (HEADER_PAIRS)
-  if (headers !== undefined) (h as { [HEADER_PAIRS]?: string[] })[HEADER_PAIRS] = headers;
+  endOf(r, end);
   return h;
 }
 
-/** google.protobuf.Value in protobufjs object form (camelCase, `kind` set: LOADER_OPTIONS oneofs). */
-function value(r: Reader, end: number, depth: number): Obj {
+/** google.protobuf.Value → JSON (the last kind on the wire wins; none set is null, as structToJson() reads protobufjs's). */
+function value(r: Reader, end: number, depth: number): JsonValue {
   if (depth > MAX_NESTING) malformed(`metadata nested deeper than ${MAX_NESTING} levels`);
-  const v: Obj = {};
-  r.fields(end, (n, w) => {
+  let v: JsonValue = null;
+  while (r.pos < end) {
+    const t = r.tag();
+    const n = Math.floor(t / 8);
+    const w = t & 7;
     switch (n) {
       case 1:
-        if (w !== 0) return r.skip(w);
-        r.varint();
-        v["kind"] = "nullValue";
-        v["nullValue"] = "NULL_VALUE";
-        return;
+        if (w !== 0) r.skip(w);
+        else {
+          r.varint();
+          v = null;
+        }
+        break;
       case 2:
-        if (w !== 1) return r.skip(w);
-        v["kind"] = "numberValue";
-        v["numberValue"] = r.double();
-        return;
+        if (w !== 1) r.skip(w);
+        else v = r.double();
+        break;
       case 3:
-        expectLen(r, w);
-        v["kind"] = "stringValue";
-        v["stringValue"] = r.string();
-        return;
+        expectLen(w);
+        v = r.string();
+        break;
       case 4:
-        if (w !== 0) return r.skip(w);
-        v["kind"] = "boolValue";
-        v["boolValue"] = r.varint() !== 0;
-        return;
+        if (w !== 0) r.skip(w);
+        else v = r.varint() !== 0;
+        break;
       case 5:
-        v["kind"] = "structValue";
-        v["structValue"] = struct(r, r.sub(w), depth + 1);
-        return;
+        v = struct(r, r.sub(w), depth + 1);
+        break;
       case 6: {
         const listEnd = r.sub(w);
-        const values: Obj[] = [];
-        r.fields(listEnd, (ln, lw) => (ln === 1 ? void values.push(value(r, r.sub(lw), depth + 1)) : r.skip(lw)));
-        v["kind"] = "listValue";
-        v["listValue"] = { values };
-        return;
+        const values: JsonValue[] = [];
+        while (r.pos < listEnd) {
+          const lt = r.tag();
+          if (Math.floor(lt / 8) === 1) values.push(value(r, r.sub(lt & 7), depth + 1));
+          else r.skip(lt & 7);
+        }
+        endOf(r, listEnd);
+        v = values;
+        break;
       }
       default:
         r.skip(w);
     }
-  });
+  }
+  endOf(r, end);
   return v;
 }
 
-function struct(r: Reader, end: number, depth: number): Obj {
+/** google.protobuf.Struct → a null-prototype JSON object. */
+function struct(r: Reader, end: number, depth: number): Record<string, JsonValue> {
   if (depth > MAX_NESTING) malformed(`metadata nested deeper than ${MAX_NESTING} levels`);
-  const fields = Object.create(null) as Obj;
-  r.fields(end, (n, w) => {
-    if (n !== 1) return r.skip(w);
-    const entryEnd = r.sub(w);
+  const fields = newMap<JsonValue>();
+  while (r.pos < end) {
+    const t = r.tag();
+    if (Math.floor(t / 8) !== 1) {
+      r.skip(t & 7);
+      continue;
+    }
+    const entryEnd = r.sub(t & 7);
     let key = "";
-    let val: Obj | undefined;
-    r.fields(entryEnd, (en, ew) => {
-      if (en === 1 && ew === 2) key = r.string();
-      else if (en === 2) val = value(r, r.sub(ew), depth + 1);
-      else r.skip(ew);
-    });
-    fields[key] = val ?? {};
-  });
-  return { fields };
+    let val: JsonValue = null;
+    while (r.pos < entryEnd) {
+      const et = r.tag();
+      const en = Math.floor(et / 8);
+      if (en === 1 && (et & 7) === 2) key = r.string();
+      else if (en === 2) val = value(r, r.sub(et & 7), depth + 1);
+      else r.skip(et & 7);
+    }
+    endOf(r, entryEnd);
+    fields[key] = val;
+  }
+  endOf(r, end);
+  return fields;
 }
 
-function metadata(r: Reader, end: number): Obj {
-  const filter = Object.create(null) as Obj;
-  let seen = false;
-  r.fields(end, (n, w) => {
-    if (n !== 1) return r.skip(w);
-    seen = true;
-    const entryEnd = r.sub(w);
+/** Metadata.filter_metadata entries into `filter` (namespace → Struct as JSON). */
+function metadata(r: Reader, end: number, a: AttributeContext): void {
+  while (r.pos < end) {
+    const t = r.tag();
+    if (Math.floor(t / 8) !== 1) {
+      r.skip(t & 7);
+      continue;
+    }
+    const entryEnd = r.sub(t & 7);
     let key = "";
-    let s: Obj = { fields: Object.create(null) as Obj };
-    r.fields(entryEnd, (en, ew) => {
-      if (en === 1 && ew === 2) key = r.string();
-      else if (en === 2) s = struct(r, r.sub(ew), 1);
-      else r.skip(ew);
-    });
-    filter[key] = s;
-  });
-  return seen ? { filter_metadata: filter } : {};
+    let s: Record<string, JsonValue> = newMap<JsonValue>();
+    while (r.pos < entryEnd) {
+      const et = r.tag();
+      const en = Math.floor(et / 8);
+      if (en === 1 && (et & 7) === 2) key = r.string();
+      else if (en === 2) s = struct(r, r.sub(et & 7), 1);
+      else r.skip(et & 7);
+    }
+    endOf(r, entryEnd);
+    (a.filterMetadata ??= newMap<Record<string, JsonValue>>())[key] = s;
+  }
+  endOf(r, end);
 }
 
-function attributeContext(r: Reader, end: number): Obj {
-  const a: Obj = {};
-  r.fields(end, (n, w) => {
+function attributeContext(r: Reader, end: number): AttributeContext {
+  const a = new AttributeContext();
+  while (r.pos < end) {
+    const t = r.tag();
+    const n = Math.floor(t / 8);
+    const w = t & 7;
     switch (n) {
       case 1:
-        a["source"] = peer(r, r.sub(w));
-        return;
+        a.source = peer(r, r.sub(w));
+        break;
       case 2:
-        a["destination"] = peer(r, r.sub(w));
-        return;
+        a.destination = peer(r, r.sub(w));
+        break;
       case 4: {
+        // Request: only http (2); a later Request replaces the earlier one, as protobufjs does
         const reqEnd = r.sub(w);
-        const req: Obj = {};
-        r.fields(reqEnd, (rn, rw) => (rn === 2 ? void (req["http"] = httpRequest(r, r.sub(rw))) : r.skip(rw)));
-        a["request"] = req;
-        return;
+        a.http = undefined;
+        while (r.pos < reqEnd) {
+          const rt = r.tag();
+          if (Math.floor(rt / 8) === 2) a.http = httpRequest(r, r.sub(rt & 7));
+          else r.skip(rt & 7);
+        }
+        endOf(r, reqEnd);
+        break;
       }
       case 10:
-        mapEntry(r, w, (a["context_extensions"] ??= Object.create(null) as Obj) as Obj);
-        return;
+        mapEntry(r, w, (a.contextExtensions ??= newMap<string>()));
+        break;
       case 11:
-        a["metadata_context"] = metadata(r, r.sub(w));
-        return;
+        // a later metadata_context replaces the earlier one, as protobufjs does
+        a.filterMetadata = undefined;
+        metadata(r, r.sub(w), a);
+        break;
       default:
         r.skip(w);
     }
-  });
+  }
+  endOf(r, end);
   return a;
 }
 
@@ -450,11 +554,16 @@ function attributeContext(r: Reader, end: number): Obj {
  * Decode a CheckRequest message. Never throws: bytes that are not a valid
  * CheckRequest give a MalformedCheckRequest carrying the reason.
  */
-export function decodeCheckRequest(buf: Buffer): Obj | MalformedCheckRequest {
+export function decodeCheckRequest(buf: Buffer): CheckRequest | MalformedCheckRequest {
   try {
     const r = new Reader(buf, 0, buf.length);
-    const out: Obj = {};
-    r.fields(buf.length, (n, w) => (n === 1 ? void (out["attributes"] = attributeContext(r, r.sub(w))) : r.skip(w)));
+    const out = new CheckRequest();
+    while (r.pos < buf.length) {
+      const t = r.tag();
+      if (Math.floor(t / 8) === 1) out.attributes = attributeContext(r, r.sub(t & 7));
+      else r.skip(t & 7);
+    }
+    endOf(r, buf.length);
     return out;
   } catch (e) {
     if (e instanceof AecpError) return new MalformedCheckRequest(e);

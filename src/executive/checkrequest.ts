@@ -42,14 +42,101 @@ export const MAX_PATH_BYTES = 16 * 1024;
 
 type JsonObject = Record<string, unknown>;
 
+// --- the protobuf encoding, as the sidecar reads it ----------------------------
+
 /**
- * The HTTP request's `headers` map as the sidecar's wire reader
- * (check-request-wire.ts) hands it over: `[key, value, key, value, …]` in wire
- * order, under this symbol instead of a `headers` object. Building the map
- * once, here, saves a second map and a second interning of every header name
- * per request; the result is what protobufjs's map (last entry wins) gives.
+ * A CheckRequest as the sidecar's protobuf reader (check-request-wire.ts)
+ * hands it over: only the fields the rules below read, in fixed-shape
+ * objects, with proto3's defaults ("" and 0 for an unset scalar, undefined
+ * for an absent message or an empty map). attributesFromGrpcFields applies
+ * the same rules to it as attributesFromCheckRequestJson to the JSON forms.
  */
-export const HEADER_PAIRS: unique symbol = Symbol("aecp.headerPairs");
+export interface GrpcCheckFields {
+  /** CheckRequest.attributes (AttributeContext); undefined when absent. */
+  attributes: GrpcAttributeFields | undefined;
+}
+
+export interface GrpcAttributeFields {
+  source: GrpcPeerFields | undefined;
+  destination: GrpcPeerFields | undefined;
+  /** request.http; undefined when request or request.http is absent. */
+  http: GrpcHttpFields | undefined;
+  /** context_extensions (a null-prototype map). */
+  contextExtensions: Record<string, string> | undefined;
+  /** metadata_context.filter_metadata, each Struct already as JSON (null-prototype maps). */
+  filterMetadata: Record<string, Record<string, unknown>> | undefined;
+}
+
+export interface GrpcPeerFields {
+  principal: string;
+  /** address.socket_address.address */
+  address: string;
+  /** address.socket_address.port_value (uint32) */
+  port: number;
+  service: string;
+  /** labels (a null-prototype map). */
+  labels: Record<string, string> | undefined;
+}
+
+export interface GrpcHttpFields {
+  id: string;
+  method: string;
+  path: string;
+  host: string;
+  scheme: string;
+  protocol: string;
+  body: string;
+  rawBody: Uint8Array | undefined;
+  /** The `headers` map as `[key, value, key, value, …]` in wire order (the map is built once, here). */
+  headerPairs: string[] | undefined;
+  /** header_map.headers: HeaderValue objects {key?, value?, raw_value?}. */
+  headerMap: unknown[] | undefined;
+}
+
+const GRPC_AT = { http: "attributes.request.http", source: "attributes.source", destination: "attributes.destination" } as const;
+
+/** A CheckRequest read by the sidecar's protobuf reader → attributes (or throws AecpError), by the rules of the JSON adapter. */
+export function attributesFromGrpcFields(req: GrpcCheckFields, options?: CheckRequestOptions): RequestAttributes {
+  const maxBodyBytes = checkedMaxBodyBytes(options);
+  const attrs = req.attributes;
+  if (attrs === undefined) malformed("CheckRequest has no attributes");
+  const http = attrs.http;
+  if (http === undefined) malformed(`${GRPC_AT.http} must be an object`);
+
+  let headers: Record<string, string>;
+  const list = http.headerMap;
+  if (list !== undefined && list.length > 0) {
+    // Envoy >= 1.27 with `encode_raw_headers` sends `header_map` INSTEAD of `headers`.
+    if (http.headerPairs !== undefined && http.headerPairs.length > 0) malformed(`${GRPC_AT.http} has both headers and header_map`);
+    headers = headersFromList(list, `${GRPC_AT.http}.header_map`);
+  } else headers = http.headerPairs === undefined ? newMap<string>() : headersFromPairs(http.headerPairs, GRPC_AT.http);
+
+  const body = http.body === "" ? undefined : http.body;
+  const rawBytes = http.rawBody !== undefined && http.rawBody.length > 0 ? http.rawBody : undefined;
+  if (body !== undefined && rawBytes !== undefined) malformed(`${GRPC_AT.http} has both body and raw_body`);
+  const parts: HttpParts = {
+    method: nonEmpty(http.method),
+    host: nonEmpty(http.host),
+    scheme: nonEmpty(http.scheme),
+    protocol: nonEmpty(http.protocol),
+    id: nonEmpty(http.id),
+    path: nonEmpty(http.path),
+    body,
+    rawBytes,
+    rawBase64: undefined,
+    rawKey: "raw_body",
+  };
+  const rules = new AttributeRules(headers, parts, GRPC_AT.http, maxBodyBytes);
+  const source = grpcPeer(attrs.source, GRPC_AT.source);
+  const destination = grpcPeer(attrs.destination, GRPC_AT.destination);
+  return rules.attributes(source, destination, attrs.contextExtensions ?? EMPTY_MAP, attrs.filterMetadata ?? EMPTY_MAP);
+}
+
+function grpcPeer(p: GrpcPeerFields | undefined, at: string): PeerAttributes {
+  if (p === undefined) return {};
+  if (p.port > 65535) malformed(`${at}.address.socket_address.port_value must be a port number`);
+  return peerAttributes(nonEmpty(p.principal), nonEmpty(p.address), p.port === 0 ? undefined : p.port, nonEmpty(p.service), p.labels);
+}
 
 function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -160,10 +247,7 @@ const FIELD_PATHS: Readonly<Record<string, { http: string; source: string; desti
 
 /** Accepts any of the shapes above; returns attributes or throws AecpError. */
 export function attributesFromCheckRequestJson(input: unknown, options?: CheckRequestOptions): RequestAttributes {
-  const maxBodyBytes = options?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (typeof maxBodyBytes !== "number" || !(maxBodyBytes >= 0)) {
-    throw new AecpError("AECP_USAGE", "maxBodyBytes must be a non-negative number");
-  }
+  const maxBodyBytes = checkedMaxBodyBytes(options);
 
   if (!isObject(input)) malformed("CheckRequest must be a JSON object");
   let attrs: JsonObject;
@@ -193,51 +277,22 @@ export function attributesFromCheckRequestJson(input: unknown, options?: CheckRe
   if (!isObject(http)) malformed(`${httpAt} must be an object`);
 
   const headers = readHeaders(http, httpAt);
-
-  // --- method, host, scheme, protocol, id ----------------------------------
-  const method = (getString(http, "method", httpAt) ?? nonEmpty(headers[":method"]))?.toUpperCase();
-  const host = (
-    getString(http, "host", httpAt) ??
-    nonEmpty(headers[":authority"]) ??
-    nonEmpty(headers["host"])
-  )?.toLowerCase();
-  // Not `x-forwarded-proto`: a client can send it, and a rule such as "card
-  // data only over https" must not be satisfiable by a header. A deployment
-  // that trusts a forwarded header declares it as an attribute explicitly.
-  const scheme = (getString(http, "scheme", httpAt) ?? nonEmpty(headers[":scheme"]))?.toLowerCase();
-  const protocol = getString(http, "protocol", httpAt);
-  const requestId = getString(http, "id", httpAt);
-
-  // --- path and query ------------------------------------------------------
-  const rawPath = getString(http, "path", httpAt) ?? nonEmpty(headers[":path"]);
-  let path: string | undefined;
-  let query: Record<string, string>;
-  if (rawPath === undefined) {
-    query = EMPTY_MAP;
-  } else {
-    if (utf8Exceeds(rawPath, MAX_PATH_BYTES)) tooLarge(`request path exceeds the ${MAX_PATH_BYTES}-byte path limit`);
-    // The fragment starts at the first "#"; the query at the first "?" before it.
-    const hash = rawPath.indexOf("#");
-    const beforeHash = hash === -1 ? rawPath : rawPath.slice(0, hash);
-    const q = beforeHash.indexOf("?");
-    const pathPart = q === -1 ? beforeHash : beforeHash.slice(0, q);
-    path = normalizePath(pathPart);
-    if (path === "*" && method !== "OPTIONS") {
-      throw new AecpError("AECP_REQUEST_PATH_INVALID", "request path '*' is only allowed for OPTIONS");
-    }
-    query = q === -1 ? EMPTY_MAP : parseQuery(beforeHash.slice(q + 1));
-  }
-
-  // --- body ------------------------------------------------------------------
-  const body = readBody(http, httpAt, headers, maxBodyBytes);
-
-  // --- peers, context, metadata ------------------------------------------------
-  const source = readPeer(attrs["source"], paths.source);
+  const parts: HttpParts = {
+    method: getString(http, "method", httpAt),
+    host: getString(http, "host", httpAt),
+    scheme: getString(http, "scheme", httpAt),
+    protocol: getString(http, "protocol", httpAt),
+    id: getString(http, "id", httpAt),
+    path: getString(http, "path", httpAt),
+    ...readBodyParts(http, httpAt),
+  };
+  const rules = new AttributeRules(headers, parts, httpAt, maxBodyBytes);
   // Deliberately NOT falling back to `x-forwarded-client-cert` (Istio XFCC
   // "URI=spiffe://...") when the source principal is absent: request headers
   // are client-controlled unless the proxy is configured to sanitize/overwrite
   // XFCC, which this adapter cannot verify. The source identity comes only from
   // Envoy's own view of the connection (attributes.source.principal).
+  const source = readPeer(attrs["source"], paths.source);
   const destination = readPeer(attrs["destination"], paths.destination);
   const context = asStringMap(
     field(attrs, "contextExtensions", "context_extensions", at),
@@ -245,19 +300,111 @@ export function attributesFromCheckRequestJson(input: unknown, options?: CheckRe
     spelled(attrs, "contextExtensions", "context_extensions"),
   );
   const metadata = readMetadata(attrs, at);
+  return rules.attributes(source, destination, context, metadata);
+}
 
-  const out: RequestAttributes = { query, headers, source, destination, context, metadata };
-  if (method !== undefined) out.method = method;
-  if (path !== undefined) out.path = path;
-  if (rawPath !== undefined) out.rawPath = rawPath;
-  if (host !== undefined) out.host = host;
-  if (scheme !== undefined) out.scheme = scheme;
-  if (protocol !== undefined) out.protocol = protocol;
-  if (body !== undefined) out.body = body;
-  const rawBody = rawBodyOf(http);
-  if (rawBody !== undefined) out.rawBody = rawBody;
-  if (requestId !== undefined) out.requestId = requestId;
-  return out;
+function checkedMaxBodyBytes(options: CheckRequestOptions | undefined): number {
+  const maxBodyBytes = options?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (typeof maxBodyBytes !== "number" || !(maxBodyBytes >= 0)) {
+    throw new AecpError("AECP_USAGE", "maxBodyBytes must be a non-negative number");
+  }
+  return maxBodyBytes;
+}
+
+/**
+ * A request's HTTP fields as one encoding carries them, types checked, before
+ * the rules of AttributeRules apply. Undefined = not set ("" is not set).
+ */
+interface HttpParts {
+  method: string | undefined;
+  host: string | undefined;
+  scheme: string | undefined;
+  protocol: string | undefined;
+  id: string | undefined;
+  path: string | undefined;
+  /** The text `body`. */
+  body: string | undefined;
+  /** `raw_body` as bytes (gRPC), non-empty. */
+  rawBytes: Uint8Array | undefined;
+  /** `raw_body` as base64 text (JSON encodings), non-empty; validated only when the body is parsed. */
+  rawBase64: string | undefined;
+  /** The `raw_body` field's name as spelled in the input, for messages. */
+  rawKey: string;
+}
+
+/**
+ * The rules from a request's fields to its attributes, shared by every
+ * encoding (JSON here, protobuf in attributesFromGrpcFields): method, host and
+ * scheme fall back to the pseudo-headers, the path is normalized and split
+ * from its query, the body parsed. The constructor applies the HTTP rules
+ * (and throws for a path that cannot be served); attributes() adds the peers,
+ * context extensions and metadata, in the order the encodings read them.
+ */
+class AttributeRules {
+  private readonly method: string | undefined;
+  private readonly host: string | undefined;
+  private readonly scheme: string | undefined;
+  private readonly path: string | undefined;
+  private readonly query: Record<string, string>;
+  private readonly body: unknown;
+
+  constructor(
+    private readonly headers: Record<string, string>,
+    private readonly parts: HttpParts,
+    at: string,
+    maxBodyBytes: number,
+  ) {
+    // --- method, host, scheme ------------------------------------------------
+    const method = (parts.method ?? nonEmpty(headers[":method"]))?.toUpperCase();
+    this.method = method;
+    this.host = (parts.host ?? nonEmpty(headers[":authority"]) ?? nonEmpty(headers["host"]))?.toLowerCase();
+    // Not `x-forwarded-proto`: a client can send it, and a rule such as "card
+    // data only over https" must not be satisfiable by a header. A deployment
+    // that trusts a forwarded header declares it as an attribute explicitly.
+    this.scheme = (parts.scheme ?? nonEmpty(headers[":scheme"]))?.toLowerCase();
+
+    // --- path and query ------------------------------------------------------
+    const rawPath = parts.path ?? nonEmpty(headers[":path"]);
+    if (rawPath === undefined) {
+      this.query = EMPTY_MAP;
+    } else {
+      if (utf8Exceeds(rawPath, MAX_PATH_BYTES)) tooLarge(`request path exceeds the ${MAX_PATH_BYTES}-byte path limit`);
+      // The fragment starts at the first "#"; the query at the first "?" before it.
+      const hash = rawPath.indexOf("#");
+      const beforeHash = hash === -1 ? rawPath : rawPath.slice(0, hash);
+      const q = beforeHash.indexOf("?");
+      const pathPart = q === -1 ? beforeHash : beforeHash.slice(0, q);
+      const path = normalizePath(pathPart);
+      if (path === "*" && method !== "OPTIONS") {
+        throw new AecpError("AECP_REQUEST_PATH_INVALID", "request path '*' is only allowed for OPTIONS");
+      }
+      this.path = path;
+      this.query = q === -1 ? EMPTY_MAP : parseQuery(beforeHash.slice(q + 1));
+    }
+    this.rawPath = rawPath;
+
+    // --- body ------------------------------------------------------------------
+    this.body = parseBody(parts, at, headers, maxBodyBytes);
+  }
+
+  private readonly rawPath: string | undefined;
+
+  attributes(source: PeerAttributes, destination: PeerAttributes, context: Record<string, string>, metadata: Record<string, unknown>): RequestAttributes {
+    const p = this.parts;
+    const out: RequestAttributes = { query: this.query, headers: this.headers, source, destination, context, metadata };
+    if (this.method !== undefined) out.method = this.method;
+    if (this.path !== undefined) out.path = this.path;
+    if (this.rawPath !== undefined) out.rawPath = this.rawPath;
+    if (this.host !== undefined) out.host = this.host;
+    if (this.scheme !== undefined) out.scheme = this.scheme;
+    if (p.protocol !== undefined) out.protocol = p.protocol;
+    if (this.body !== undefined) out.body = this.body;
+    // the body as received, by reference (no decoding)
+    const rawBody = p.body ?? p.rawBytes ?? (p.rawBase64 !== undefined ? Buffer.from(p.rawBase64, "base64") : undefined);
+    if (rawBody !== undefined) out.rawBody = rawBody;
+    if (p.id !== undefined) out.requestId = p.id;
+    return out;
+  }
 }
 
 function nonEmpty(s: string | undefined): string | undefined {
@@ -269,61 +416,61 @@ function nonEmpty(s: string | undefined): string | undefined {
 // ---------------------------------------------------------------------------
 
 function readHeaders(http: JsonObject, at: string): Record<string, string> {
-  const out = newMap<string>();
   const headerMap = getObject2(http, "headerMap", "header_map", at);
   const plain = http["headers"];
-  const pairs = (http as { [HEADER_PAIRS]?: string[] })[HEADER_PAIRS];
   // Envoy >= 1.27 with `encode_raw_headers` sends `header_map` INSTEAD of `headers`.
   const list = headerMap?.["headers"];
   if (list !== undefined && list !== null) {
     const mapKey = spelled(http, "headerMap", "header_map");
-    const mapAt = `${at}.${mapKey}`;
-    if (!Array.isArray(list)) malformed(`${mapAt}.headers must be an array`);
+    if (!Array.isArray(list)) malformed(`${at}.${mapKey}.headers must be an array`);
     if (list.length > 0) {
-      if ((isObject(plain) && hasAnyKey(plain)) || (pairs !== undefined && pairs.length > 0)) malformed(`${at} has both headers and ${mapKey}`);
-      if (list.length > MAX_HEADER_COUNT) tooLarge(`request has more than ${MAX_HEADER_COUNT} headers (header limit)`);
-      for (let i = 0; i < list.length; i++) {
-        // Envoy HeaderValue {key, value | raw_value (base64 bytes)}.
-        const entry: unknown = list[i];
-        if (!isObject(entry)) malformed(`${mapAt}.headers[${i}] must be an object`);
-        const key = entry["key"];
-        if (typeof key !== "string") malformed(`${mapAt}.headers[${i}].key must be a string`);
-        const value = entry["value"];
-        if (value !== undefined && value !== null && typeof value !== "string") {
-          malformed(`${mapAt}.headers[${i}].value must be a string`);
-        }
-        let raw = entry["rawValue"];
-        if (raw === undefined || raw === null) raw = entry["raw_value"];
-        else if (entry["raw_value"] !== undefined && entry["raw_value"] !== null) {
-          malformed(`${mapAt}.headers[${i}] has both rawValue and raw_value`);
-        }
-        let v: string;
-        if (raw instanceof Uint8Array) {
-          // gRPC-decoded bytes (Envoy ≥ 1.27 with encode_raw_headers): no base64 step
-          const rawKey = spelled(entry, "rawValue", "raw_value");
-          if (raw.length > 0 && typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
-          if (raw.length > MAX_HEADER_VALUE_BYTES) headerTooLarge();
-          v = raw.length > 0 ? Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString("utf8") : typeof value === "string" ? value : "";
-        } else if (raw !== undefined && raw !== null && raw !== "") {
-          const rawKey = spelled(entry, "rawValue", "raw_value");
-          if (typeof raw !== "string") malformed(`${mapAt}.headers[${i}].${rawKey} must be a string`);
-          if (typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
-          if (!isBase64(raw)) malformed(`${mapAt}.headers[${i}].${rawKey} must be base64`);
-          if (base64DecodedLength(raw) > MAX_HEADER_VALUE_BYTES) headerTooLarge();
-          v = Buffer.from(raw, "base64").toString("utf8");
-        } else {
-          v = typeof value === "string" ? value : "";
-          if (utf8Exceeds(v, MAX_HEADER_VALUE_BYTES)) headerTooLarge();
-        }
-        addHeader(out, key, v);
-      }
-      return out;
+      if (isObject(plain) && hasAnyKey(plain)) malformed(`${at} has both headers and ${mapKey}`);
+      return headersFromList(list, `${at}.${mapKey}`);
     }
   }
+  if (plain === undefined || plain === null) return newMap<string>();
+  return addPlainHeaders(newMap<string>(), plain, at);
+}
 
-  if (pairs !== undefined) return headersFromPairs(pairs, out, at);
-  if (plain === undefined || plain === null) return out;
-  return addPlainHeaders(out, plain, at);
+/** `header_map.headers`: Envoy HeaderValue {key, value | raw_value (bytes, or base64 in JSON)} → the header map. */
+function headersFromList(list: readonly unknown[], mapAt: string): Record<string, string> {
+  const out = newMap<string>();
+  if (list.length > MAX_HEADER_COUNT) tooLarge(`request has more than ${MAX_HEADER_COUNT} headers (header limit)`);
+  for (let i = 0; i < list.length; i++) {
+    const entry: unknown = list[i];
+    if (!isObject(entry)) malformed(`${mapAt}.headers[${i}] must be an object`);
+    const key = entry["key"];
+    if (typeof key !== "string") malformed(`${mapAt}.headers[${i}].key must be a string`);
+    const value = entry["value"];
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      malformed(`${mapAt}.headers[${i}].value must be a string`);
+    }
+    let raw = entry["rawValue"];
+    if (raw === undefined || raw === null) raw = entry["raw_value"];
+    else if (entry["raw_value"] !== undefined && entry["raw_value"] !== null) {
+      malformed(`${mapAt}.headers[${i}] has both rawValue and raw_value`);
+    }
+    let v: string;
+    if (raw instanceof Uint8Array) {
+      // gRPC-decoded bytes (Envoy ≥ 1.27 with encode_raw_headers): no base64 step
+      const rawKey = spelled(entry, "rawValue", "raw_value");
+      if (raw.length > 0 && typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
+      if (raw.length > MAX_HEADER_VALUE_BYTES) headerTooLarge();
+      v = raw.length > 0 ? Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString("utf8") : typeof value === "string" ? value : "";
+    } else if (raw !== undefined && raw !== null && raw !== "") {
+      const rawKey = spelled(entry, "rawValue", "raw_value");
+      if (typeof raw !== "string") malformed(`${mapAt}.headers[${i}].${rawKey} must be a string`);
+      if (typeof value === "string" && value !== "") malformed(`${mapAt}.headers[${i}] has both value and ${rawKey}`);
+      if (!isBase64(raw)) malformed(`${mapAt}.headers[${i}].${rawKey} must be base64`);
+      if (base64DecodedLength(raw) > MAX_HEADER_VALUE_BYTES) headerTooLarge();
+      v = Buffer.from(raw, "base64").toString("utf8");
+    } else {
+      v = typeof value === "string" ? value : "";
+      if (utf8Exceeds(v, MAX_HEADER_VALUE_BYTES)) headerTooLarge();
+    }
+    addHeader(out, key, v);
+  }
+  return out;
 }
 
 /**
@@ -332,7 +479,8 @@ function readHeaders(http: JsonObject, at: string): Record<string, string> {
  * store per header. Anything else takes protobufjs's way exactly: a map where
  * the last entry of a name wins, then the generic lower-casing merge.
  */
-function headersFromPairs(pairs: readonly string[], out: Record<string, string>, at: string): Record<string, string> {
+function headersFromPairs(pairs: readonly string[], at: string): Record<string, string> {
+  const out = newMap<string>();
   const n = pairs.length >> 1;
   if (n > MAX_HEADER_COUNT) return headersFromPairsSlow(pairs, at);
   for (let i = 0; i < pairs.length; i += 2) {
@@ -409,31 +557,24 @@ function parseQuery(q: string): Record<string, string> {
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** The body as received, by reference (no decoding): text `body`, bytes, or base64 `raw_body` text. */
-function rawBodyOf(http: JsonObject): string | Uint8Array | undefined {
-  const text = http["body"];
-  if (typeof text === "string" && text !== "") return text;
-  const raw = http["raw_body"] ?? http["rawBody"];
-  if (raw instanceof Uint8Array) return raw.length > 0 ? raw : undefined;
-  if (typeof raw === "string" && raw !== "") return Buffer.from(raw, "base64");
-  return undefined;
-}
-
-function readBody(
-  http: JsonObject,
-  at: string,
-  headers: Readonly<Record<string, string>>,
-  maxBodyBytes: number,
-): unknown {
-  const text = getString(http, "body", at);
+/** The JSON encodings' body fields: `body` text, `raw_body` as bytes (already decoded) or base64 text. */
+function readBodyParts(http: JsonObject, at: string): Pick<HttpParts, "body" | "rawBytes" | "rawBase64" | "rawKey"> {
+  const body = getString(http, "body", at);
   // raw_body: base64 text in JSON encodings, bytes (Uint8Array/Buffer) when the
   // request arrives over gRPC already decoded.
   const rawField = field(http, "rawBody", "raw_body", at);
   const isBytes = rawField instanceof Uint8Array;
   // proto3: empty bytes mean "no body"
   const rawBytes = isBytes && rawField.length > 0 ? rawField : undefined;
-  const raw = isBytes ? undefined : getString2(http, "rawBody", "raw_body", at);
-  if (text !== undefined && (raw !== undefined || rawBytes !== undefined)) malformed(`${at} has both body and ${spelled(http, "rawBody", "raw_body")}`);
+  const rawBase64 = isBytes ? undefined : getString2(http, "rawBody", "raw_body", at);
+  const rawKey = spelled(http, "rawBody", "raw_body");
+  if (body !== undefined && (rawBase64 !== undefined || rawBytes !== undefined)) malformed(`${at} has both body and ${rawKey}`);
+  return { body, rawBytes, rawBase64, rawKey };
+}
+
+/** The parsed JSON body, or undefined when there is none, it is not JSON, too large, or partial. */
+function parseBody(parts: HttpParts, at: string, headers: Readonly<Record<string, string>>, maxBodyBytes: number): unknown {
+  const { body: text, rawBytes, rawBase64: raw } = parts;
   if (text === undefined && raw === undefined && rawBytes === undefined) return undefined;
 
   // Envoy sets this when the body was truncated at max_request_bytes.
@@ -457,7 +598,7 @@ function readBody(
   } else {
     // raw_body is only inspected (and validated) when it is going to be parsed.
     if (base64DecodedLength(raw!) > maxBodyBytes) return undefined;
-    if (!isBase64(raw!)) malformed(`${at}.${spelled(http, "rawBody", "raw_body")} must be base64`);
+    if (!isBase64(raw!)) malformed(`${at}.${parts.rawKey} must be base64`);
     try {
       s = utf8Decoder.decode(Buffer.from(raw!, "base64"));
     } catch {
@@ -527,37 +668,45 @@ function base64DecodedLength(s: string): number {
 // ---------------------------------------------------------------------------
 
 function readPeer(v: unknown, at: string): PeerAttributes {
-  const out: PeerAttributes = {};
   const peer = asObject(v, at, "");
-  if (peer === undefined) return out;
-
+  if (peer === undefined) return {};
   const principal = getString(peer, "principal", at);
-  if (principal !== undefined) {
-    out.principal = principal;
-    parseSpiffe(principal, out);
-  }
-
+  let ip: string | undefined;
+  let port: number | undefined;
   const address = getObject(peer, "address", at);
   if (address !== undefined) {
     const addressAt = `${at}.address`;
     const sa = getObject2(address, "socketAddress", "socket_address", addressAt);
     if (sa !== undefined) {
       const saAt = `${addressAt}.${spelled(address, "socketAddress", "socket_address")}`;
-      const ip = getString(sa, "address", saAt);
-      if (ip !== undefined) out.address = ip;
-      const port = readPort(field(sa, "portValue", "port_value", saAt), saAt, spelled(sa, "portValue", "port_value"));
-      if (port !== undefined) out.port = port;
+      ip = getString(sa, "address", saAt);
+      port = readPort(field(sa, "portValue", "port_value", saAt), saAt, spelled(sa, "portValue", "port_value"));
     }
     // Other Address kinds (pipe, envoyInternalAddress) carry no IP/port.
   }
-
   const service = getString(peer, "service", at);
-  if (service !== undefined) out.service = service;
   const rawLabels = peer["labels"];
-  if (rawLabels !== undefined && rawLabels !== null) {
-    const labels = asStringMap(rawLabels, at, "labels");
-    if (hasAnyKey(labels)) out.labels = labels;
+  const labels = rawLabels === undefined || rawLabels === null ? undefined : asStringMap(rawLabels, at, "labels");
+  return peerAttributes(principal, ip, port, service, labels);
+}
+
+/** A peer's attributes from its fields (undefined = not set); the SPIFFE parts come from the principal. */
+function peerAttributes(
+  principal: string | undefined,
+  ip: string | undefined,
+  port: number | undefined,
+  service: string | undefined,
+  labels: Record<string, string> | undefined,
+): PeerAttributes {
+  const out: PeerAttributes = {};
+  if (principal !== undefined) {
+    out.principal = principal;
+    parseSpiffe(principal, out);
   }
+  if (ip !== undefined) out.address = ip;
+  if (port !== undefined) out.port = port;
+  if (service !== undefined) out.service = service;
+  if (labels !== undefined && hasAnyKey(labels)) out.labels = labels;
   return out;
 }
 
