@@ -295,4 +295,37 @@ describe("decodeCheckRequest", () => {
     const merged = Buffer.concat([first, second]);
     expect(extractOurs(decodeCheckRequest(merged))).toEqual(extract(check.requestDeserialize(merged)));
   });
+
+  it("positional memo: a string remembered at a position is returned only for exactly its own bytes", () => {
+    // The reader remembers the last string decoded at each position (header
+    // n's name and value, method, host, scheme, protocol, each peer's
+    // principal, address and service) and hands it back when the same bytes
+    // come again there. Consecutive requests that differ at a position by one
+    // byte, by length, beyond ASCII or past the 64-byte row must still decode
+    // as protobufjs decodes them.
+    const variants = ["a", "b", "ab", "ba", "abc", "ab\u00e9", "ab\u00ea", "x".repeat(64), "x".repeat(63) + "y", "x".repeat(65), "", "a"];
+    const req = (v: string, i: number): Buffer =>
+      check.requestSerialize({
+        attributes: {
+          source: { principal: `spiffe://td/ns/${v || "n"}/sa/s`, service: v, address: { socket_address: { address: v, port_value: 1000 + i } } },
+          destination: { principal: v, address: { socket_address: { address: `10.0.0.${i}` } } },
+          request: {
+            http: {
+              method: v || "GET",
+              host: v,
+              scheme: v,
+              protocol: v,
+              path: "/",
+              // the same names in the same order each time, with the varying value; then the varying name
+              headers: { "x-same": v, [`x-${v.replace(/[^a-z]/g, "") || "k"}`]: v, "x-last": "1" },
+            },
+          },
+          context_extensions: { [v || "k"]: v },
+        },
+      });
+    for (let round = 0; round < 3; round++) {
+      variants.forEach((v, i) => sameAttributes(req(v, i)));
+      [...variants].reverse().forEach((v, i) => sameAttributes(req(v, i)));
+    }
+  });
 });

@@ -103,8 +103,55 @@ function cachedKey(b: Buffer, start: number, end: number): string {
   return s;
 }
 
+// Strings repeat by position too: one client's requests carry the same
+// header names in the same order, most with the same values (method, scheme,
+// content-type, user-agent, tenant, region), and the same principals and
+// addresses. The reader remembers, per position — a fixed field (ROW_*) or
+// the n-th map entry of the request (keys and values apart) — the bytes and
+// string last decoded there, and returns that same string when the bytes
+// match: a compare over one contiguous row instead of a hash (keys) or a call
+// into C++ and a new string (values). A mismatch decodes as before and takes
+// the row. Per-request values (ids, paths, bodies) are not kept. Bounded:
+// MEMO_ROWS rows of MEMO_ROW_BYTES bytes.
+const MEMO_ROW_BYTES = 64;
+const ROW_SOURCE = 0; // + PEER_PRINCIPAL / PEER_ADDRESS / PEER_SERVICE
+const ROW_DESTINATION = 3;
+const PEER_PRINCIPAL = 0;
+const PEER_ADDRESS = 1;
+const PEER_SERVICE = 2;
+const ROW_METHOD = 6;
+const ROW_HOST = 7;
+const ROW_SCHEME = 8;
+const ROW_PROTOCOL = 9;
+const MEMO_ENTRIES = 64; // map entries per request remembered (keys and values each)
+const ROW_KEYS = 10;
+const ROW_VALUES = ROW_KEYS + MEMO_ENTRIES;
+const MEMO_ROWS = ROW_VALUES + MEMO_ENTRIES;
+const memoBytes = new Uint8Array(MEMO_ROWS * MEMO_ROW_BYTES);
+const memoLens = new Int32Array(MEMO_ROWS).fill(-1);
+const memoStrings: string[] = new Array<string>(MEMO_ROWS).fill("");
+
+/** The string at `row` when its bytes equal b[start, end), else undefined. */
+function memoHit(b: Buffer, start: number, end: number, row: number): string | undefined {
+  const len = end - start;
+  if (memoLens[row] !== len) return undefined;
+  const off = row * MEMO_ROW_BYTES;
+  for (let i = 0; i < len; i++) if (memoBytes[off + i] !== b[start + i]) return undefined;
+  return memoStrings[row];
+}
+
+function memoSet(b: Buffer, start: number, end: number, row: number, s: string): string {
+  const off = row * MEMO_ROW_BYTES;
+  for (let i = start; i < end; i++) memoBytes[off + i - start] = b[i]!;
+  memoLens[row] = end - start;
+  memoStrings[row] = s;
+  return s;
+}
+
 class Reader {
   pos: number;
+  /** Map entries read so far in this request (the memo position of the next key and value). */
+  entry = 0;
   constructor(
     readonly buf: Buffer,
     start: number,
@@ -143,13 +190,29 @@ class Reader {
     return s;
   }
 
-  /** A map key (header name, label, context extension): `string()`, through the recently-seen-keys cache. */
-  key(): string {
+  /** `string()` through the memo row `row` (a field whose value repeats from request to request). */
+  memoString(row: number): string {
     const end = this.lengthEnd();
     const start = this.pos;
     this.pos = end;
     if (end === start) return "";
-    return end - start <= MAX_CACHED_KEY_BYTES ? cachedKey(this.buf, start, end) : utf8Slice(this.buf, start, end);
+    if (end - start > MEMO_ROW_BYTES) return utf8Slice(this.buf, start, end);
+    return memoHit(this.buf, start, end, row) ?? memoSet(this.buf, start, end, row, utf8Slice(this.buf, start, end));
+  }
+
+  /**
+   * A map key (header name, label, context extension): `string()`, through
+   * the memo of the `entry`-th key, then the recently-seen-keys cache.
+   */
+  key(entry: number): string {
+    const end = this.lengthEnd();
+    const start = this.pos;
+    this.pos = end;
+    if (end === start) return "";
+    if (end - start > MAX_CACHED_KEY_BYTES) return utf8Slice(this.buf, start, end);
+    if (entry >= MEMO_ENTRIES) return cachedKey(this.buf, start, end);
+    const row = ROW_KEYS + entry;
+    return memoHit(this.buf, start, end, row) ?? memoSet(this.buf, start, end, row, cachedKey(this.buf, start, end));
   }
 
   bytes(): Buffer {
@@ -270,12 +333,13 @@ const newMap = <T>(): Record<string, T> => Object.create(null) as Record<string,
 /** map<string, string> entry → two more items of `pairs` (key, value), in wire order. */
 function pairEntry(r: Reader, wire: number, pairs: string[]): void {
   const end = r.sub(wire);
+  const entry = r.entry++;
   let key = "";
   let value = "";
   while (r.pos < end) {
     const t = r.tag();
-    if (t === 10) key = r.key();
-    else if (t === 18) value = r.string();
+    if (t === 10) key = r.key(entry);
+    else if (t === 18) value = entry < MEMO_ENTRIES ? r.memoString(ROW_VALUES + entry) : r.string();
     else r.skip(t & 7);
   }
   endOf(r, end);
@@ -291,21 +355,21 @@ function mapEntry(r: Reader, wire: number, target: Record<string, string>): void
   target[entryScratch[0]!] = entryScratch[1]!;
 }
 
-function peer(r: Reader, end: number): Peer {
+function peer(r: Reader, end: number, rows: number): Peer {
   const p = new Peer();
   // loops, not `fields` callbacks: this runs twice per Check
   while (r.pos < end) {
     const t = r.tag();
     const n = Math.floor(t / 8);
     const w = t & 7;
-    if (n === 1) address(r, r.sub(w), p);
+    if (n === 1) address(r, r.sub(w), p, rows + PEER_ADDRESS);
     else if (n === 2) {
       expectLen(w);
-      p.service = r.string();
+      p.service = r.memoString(rows + PEER_SERVICE);
     } else if (n === 3) mapEntry(r, w, (p.labels ??= newMap<string>()));
     else if (n === 4) {
       expectLen(w);
-      p.principal = r.string();
+      p.principal = r.memoString(rows + PEER_PRINCIPAL);
     } else r.skip(w);
   }
   endOf(r, end);
@@ -313,7 +377,7 @@ function peer(r: Reader, end: number): Peer {
 }
 
 /** Address → the peer's socket address (another address kind, or a later Address, leaves "" and 0: protobufjs replaces the message). */
-function address(r: Reader, end: number, p: Peer): void {
+function address(r: Reader, end: number, p: Peer, row: number): void {
   p.address = "";
   p.port = 0;
   while (r.pos < end) {
@@ -328,7 +392,7 @@ function address(r: Reader, end: number, p: Peer): void {
     p.port = 0;
     while (r.pos < saEnd) {
       const st = r.tag();
-      if (st === 18) p.address = r.string(); // field 2, wire 2
+      if (st === 18) p.address = r.memoString(row); // field 2, wire 2
       else if (st === 24) p.port = r.varint() % 4294967296; // field 3, wire 0
       else r.skip(st & 7);
     }
@@ -367,7 +431,7 @@ function httpRequest(r: Reader, end: number): HttpRequest {
         break;
       case 2:
         expectLen(w);
-        h.method = r.string();
+        h.method = r.memoString(ROW_METHOD);
         break;
       case 3:
         pairEntry(r, w, (h.headerPairs ??= []));
@@ -378,15 +442,15 @@ function httpRequest(r: Reader, end: number): HttpRequest {
         break;
       case 5:
         expectLen(w);
-        h.host = r.string();
+        h.host = r.memoString(ROW_HOST);
         break;
       case 6:
         expectLen(w);
-        h.scheme = r.string();
+        h.scheme = r.memoString(ROW_SCHEME);
         break;
       case 10:
         expectLen(w);
-        h.protocol = r.string();
+        h.protocol = r.memoString(ROW_PROTOCOL);
         break;
       case 11:
         expectLen(w);
@@ -517,10 +581,10 @@ function attributeContext(r: Reader, end: number): AttributeContext {
     const w = t & 7;
     switch (n) {
       case 1:
-        a.source = peer(r, r.sub(w));
+        a.source = peer(r, r.sub(w), ROW_SOURCE);
         break;
       case 2:
-        a.destination = peer(r, r.sub(w));
+        a.destination = peer(r, r.sub(w), ROW_DESTINATION);
         break;
       case 4: {
         // Request: only http (2); a later Request replaces the earlier one, as protobufjs does
