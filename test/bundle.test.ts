@@ -217,3 +217,57 @@ POLICY a_is_b { SCOPE: requests CONSTRAINT: app.a == app.b ENFORCEMENT: BLOCKING
     expect(held()).toBeUndefined();
   });
 });
+
+describe("per-slot memo of the last dictionary match", () => {
+  // The host remembers, per slot, the dictionary string the slot's value last
+  // matched and compares the next value with it before looking it up. A
+  // remembered match must never decide a request whose value differs, an
+  // unknown value must never take a remembered id, and the memo keeps
+  // dictionary strings only (the dictionary's own string objects, so nothing
+  // of a request outlives its evaluation).
+  it("decides every request as a bundle that never saw the previous one, over random sequences", async () => {
+    const r = await compile(
+      [
+        {
+          path: "m.policy",
+          text: `ATTRIBUTE app.region = request.headers["x-region"]
+ATTRIBUTE app.tenant = request.headers["x-tenant"]
+POLICY eu_only { SCOPE: requests CONSTRAINT: app.region IN ["eu", "eu-west"] ENFORCEMENT: BLOCKING }
+POLICY tenant_match { SCOPE: requests CONSTRAINT: app.tenant == app.region OR app.tenant == "acme" ENFORCEMENT: BLOCKING }`,
+        },
+      ],
+      { name: "memo", key },
+    );
+    expect(r.ok).toBe(true);
+    const memo = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
+    const reference = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
+    // dictionary strings, strings that are not in it, and equal strings built anew each time
+    const values = () => ["eu", "eu-west", "acme", "us", "e", "eu-", "acm", ["e", "u"].join(""), "ac" + "me".slice(0), "", "EU"];
+    let seed = 11;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    const forget = () => (reference as unknown as { lastDictId: Int32Array }).lastDictId.fill(-1);
+    const effects = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const vs = values();
+      const attrs = emptyRequestAttributes();
+      attrs.headers = { "x-region": vs[rnd(vs.length)]!, "x-tenant": vs[rnd(vs.length)]! };
+      if (rnd(5) === 0) delete (attrs.headers as Record<string, string>)["x-tenant"];
+      forget(); // the reference remembers nothing of the previous request
+      const want = reference.evaluate(attrs);
+      const got = memo.evaluate(attrs);
+      expect({ i, effect: got.effect, violations: got.violations.map((v) => v.policy) }).toEqual({ i, effect: want.effect, violations: want.violations.map((v) => v.policy) });
+      effects.add(got.effect);
+    }
+    expect([...effects].sort()).toEqual(["allow", "deny"]);
+    // an unknown value leaves the memo as it was: only dictionary strings are remembered
+    const remembered = (memo as unknown as { lastDictString: string[] }).lastDictString;
+    const attrs = emptyRequestAttributes();
+    attrs.headers = { "x-region": "eu-west", "x-tenant": "acme" };
+    memo.evaluate(attrs);
+    const before = [...remembered];
+    attrs.headers = { "x-region": "not-in-the-dictionary", "x-tenant": "also-not" };
+    memo.evaluate(attrs);
+    expect(remembered).toEqual(before);
+    expect(before).toContain("eu-west");
+  });
+});

@@ -137,6 +137,18 @@ export class LoadedBundle {
    */
   private unknown: Map<string, number> | undefined;
   private readonly encoder = new TextEncoder();
+  /** The dictionary's own strings by id (the Map's keys, in order). */
+  private readonly dictStrings: readonly string[];
+  /**
+   * Per slot, the dictionary string the slot's value last matched and its
+   * id: consecutive requests mostly carry the same values (method, tenant,
+   * region, namespaces), and comparing with the last one is cheaper than a
+   * lookup in a dictionary of thousands of entries, whose buckets are rarely
+   * in the CPU's cache between requests. The dictionary's own string is kept,
+   * never the request's (nothing of a request outlives its evaluation).
+   */
+  private readonly lastDictString: string[];
+  private readonly lastDictId: Int32Array;
 
   private constructor(opened: HostBundle, opts: LoadOptions) {
     // INVARIANT: only what evaluation needs is kept; the component bytes and
@@ -161,6 +173,8 @@ export class LoadedBundle {
     // are (policies without exceptions share one frozen empty list, enforcement
     // codes were checked there), and a policy's PolicyRef is made the first
     // time a decision names it (most policies are never violated).
+    this.lastDictString = new Array<string>(this.slots.length).fill("");
+    this.lastDictId = new Int32Array(this.slots.length).fill(-1);
     this.policies = md.policies;
     this.refsByIndex = new Array<PolicyRef | undefined>(this.policies.length);
     this.exceptions = md.exceptions;
@@ -168,6 +182,7 @@ export class LoadedBundle {
     this.defaultEffect = md.defaultEffect === DefaultEffect.DENY ? "deny" : md.defaultEffect === DefaultEffect.ALLOW ? "allow" : abortMalformed("default effect");
     this.D = md.strings.length;
     this.dict = indexOf(md.strings);
+    this.dictStrings = md.strings;
 
     const core = extractCoreModule(opened.component);
     let abiFn: unknown;
@@ -299,7 +314,15 @@ export class LoadedBundle {
     switch (s.type) {
       case "string": {
         const str = v as string;
-        let id = this.dict.get(str);
+        let id: number | undefined;
+        if (this.lastDictId[i]! >= 0 && str === this.lastDictString[i]) id = this.lastDictId[i]!;
+        else {
+          id = this.dict.get(str);
+          if (id !== undefined) {
+            this.lastDictString[i] = this.dictStrings[id]!;
+            this.lastDictId[i] = id;
+          }
+        }
         if (id === undefined) {
           // INVARIANT: distinct unknown strings get distinct ids >= D; equal ones share an id.
           const unknown = (this.unknown ??= new Map());
