@@ -193,7 +193,11 @@ POLICY a_is_b { SCOPE: requests CONSTRAINT: app.a == app.b ENFORCEMENT: BLOCKING
     );
     expect(r.ok).toBe(true);
     const b = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
-    const held = () => (b as unknown as { unknown?: Map<string, number> }).unknown;
+    // nothing of a request is held after an evaluation: no Map, and the list's used entries cleared
+    const held = () => {
+      const h = b as unknown as { unknown?: Map<string, number>; unknownList: string[]; unknownCount: number };
+      return h.unknown !== undefined || h.unknownCount !== 0 || h.unknownList.some((x) => x !== "") ? "held" : undefined;
+    };
     const decide = (a: string, bv: string) => {
       const attrs = emptyRequestAttributes();
       attrs.headers = { "x-a": a, "x-b": bv };
@@ -215,6 +219,39 @@ POLICY a_is_b { SCOPE: requests CONSTRAINT: app.a == app.b ENFORCEMENT: BLOCKING
     // and slot values given directly (replay, conformance) take the same path
     expect(b.evaluateSlots(["x", "x"]).effect).toBe("allow");
     expect(held()).toBeUndefined();
+  });
+
+  it("gives the same ids past the short list, where a Map takes over (more than 16 unknown strings)", async () => {
+    // 20 attributes, used in order x-0 … x-19 (slots 0-19: the last four get Map ids); the policy
+    // holds when x-19 equals x-0 (a Map id and a list id) and x-18 equals x-17 (two Map ids)
+    const attrsText = Array.from({ length: 20 }, (_, i) => `ATTRIBUTE app.a${i} = request.headers["x-${i}"]`).join("\n");
+    const ne = Array.from({ length: 20 }, (_, i) => `app.a${i} != "k"`).join(" AND ");
+    const r = await compile(
+      [{ path: "many.policy", text: `${attrsText}\nPOLICY same { SCOPE: requests CONSTRAINT: ${ne} AND app.a19 == app.a0 AND app.a18 == app.a17 ENFORCEMENT: BLOCKING }` }],
+      { name: "many", key },
+    );
+    expect(r.ok).toBe(true);
+    const b = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
+    expect(b.slots.map((x) => x.name)).toEqual(Array.from({ length: 20 }, (_, i) => `app.a${i}`));
+    const h = b as unknown as { unknown?: Map<string, number>; unknownList: string[]; unknownCount: number };
+    const decide = (same: boolean, round: number) => {
+      const attrs = emptyRequestAttributes();
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < 20; i++) headers[`x-${i}`] = `unknown-${round}-${i}`;
+      if (same) {
+        headers["x-19"] = headers["x-0"]!;
+        headers["x-18"] = headers["x-17"]!;
+      }
+      attrs.headers = headers;
+      return b.evaluate(attrs).effect;
+    };
+    for (let round = 0; round < 50; round++) {
+      expect(decide(true, round)).toBe("allow");
+      expect(decide(false, round)).toBe("deny");
+      expect(h.unknown).toBeUndefined();
+      expect(h.unknownCount).toBe(0);
+      expect(h.unknownList.every((x) => x === "")).toBe(true);
+    }
   });
 });
 

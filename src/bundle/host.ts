@@ -127,14 +127,18 @@ export class LoadedBundle {
   private u8!: Uint8Array;
   private f64!: Float64Array;
   /**
-   * Ids of this evaluation's strings that are not in the dictionary. A fresh
-   * Map per evaluation that needs one, dropped when it finishes: a long-lived
-   * Map lives in the old generation, and V8 allocates the table that
-   * `clear()` and rehashing make in the old generation too, so one shared
-   * Map put ~135 bytes per request straight into the old generation (measured
-   * with the heap sampler on `npm run bench:authz`'s request) — garbage only
-   * a mark-compact reclaims. A young Map dies in the next scavenge.
+   * This evaluation's strings that are not in the dictionary, by id − D:
+   * compared by content, so equal strings share an id. Most requests have a
+   * few (paths, tenants, namespaces the policies never name), and a scan of
+   * a short list is cheaper than creating and filling a Map per evaluation.
+   * The list is cleared when the evaluation finishes (nothing of a request
+   * is kept); past UNKNOWN_SCAN strings a fresh Map per evaluation takes over
+   * (a long-lived Map lives in the old generation, and V8 allocates the table
+   * that `clear()` and rehashing make there too: ~135 bytes of old-generation
+   * garbage per request, measured with the heap sampler).
    */
+  private readonly unknownList: string[] = [];
+  private unknownCount = 0;
   private unknown: Map<string, number> | undefined;
   private readonly encoder = new TextEncoder();
   /** The dictionary's own strings by id (the Map's keys, in order). */
@@ -300,7 +304,7 @@ export class LoadedBundle {
   private writeSlot(i: number, v: SlotValue): void {
     if (i === 0) {
       this.scratchTop = this.layout.scratchPtr;
-      this.unknown = undefined;
+      this.forgetUnknown(); // also after an evaluation that threw part-way
     }
     const base = this.layout.inputPtr + i * abi.SLOT_STRIDE;
     const w = base >> 2;
@@ -325,12 +329,7 @@ export class LoadedBundle {
         }
         if (id === undefined) {
           // INVARIANT: distinct unknown strings get distinct ids >= D; equal ones share an id.
-          const unknown = (this.unknown ??= new Map());
-          id = unknown.get(str);
-          if (id === undefined) {
-            id = this.D + unknown.size;
-            unknown.set(str, id);
-          }
+          id = this.unknownId(str);
         }
         this.i32[w + 1] = id;
         if (s.needsBytes) {
@@ -356,6 +355,37 @@ export class LoadedBundle {
     }
   }
 
+  private unknownId(str: string): number {
+    const n = this.unknownCount;
+    const list = this.unknownList;
+    if (n < UNKNOWN_SCAN) {
+      for (let k = 0; k < n; k++) if (list[k] === str) return this.D + k;
+      if (n === list.length) list.push(str);
+      else list[n] = str;
+      this.unknownCount = n + 1;
+      return this.D + n;
+    }
+    let unknown = this.unknown;
+    if (unknown === undefined) {
+      unknown = this.unknown = new Map();
+      for (let k = 0; k < n; k++) unknown.set(list[k]!, this.D + k);
+    }
+    let id = unknown.get(str);
+    if (id === undefined) {
+      id = this.D + unknown.size;
+      unknown.set(str, id);
+    }
+    return id;
+  }
+
+  /** Drop this evaluation's unknown strings (see `unknownList`). */
+  private forgetUnknown(): void {
+    const list = this.unknownList;
+    for (let k = 0; k < this.unknownCount; k++) list[k] = "";
+    this.unknownCount = 0;
+    this.unknown = undefined;
+  }
+
   private grow(bytesNeeded: number): void {
     const pages = Math.ceil((bytesNeeded - this.memory.buffer.byteLength) / 65536);
     if (pages > 0) this.memory.grow(pages);
@@ -363,7 +393,7 @@ export class LoadedBundle {
   }
 
   private finish(waivers: readonly string[] | undefined, t0: number): Decision {
-    this.unknown = undefined; // not kept past the evaluation (see `unknown`)
+    this.forgetUnknown(); // not kept past the evaluation (see `unknownList`)
     const wp = this.layout.waiverPtr;
     const nExc = this.exceptions.length;
     for (let e = 0; e < nExc; e++) this.u8[wp + e] = 0;
@@ -421,6 +451,9 @@ export class LoadedBundle {
 }
 
 /** Map each string to its index, like `new Map(list.map((s, i) => [s, i]))` (a repeat keeps its last index) without a pair per entry. */
+/** Unknown strings per evaluation looked up by a scan of a list; more switch to a Map. */
+const UNKNOWN_SCAN = 16;
+
 function indexOf(list: readonly string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (let i = 0; i < list.length; i++) m.set(list[i]!, i);
