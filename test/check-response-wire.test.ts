@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { mulberry32 } from "./fuzz/prng.js";
 import type { Decision, PolicyRef } from "../src/bundle/index.js";
 import { envoyAuthPackageDefinition, outcomeForDecision, outcomeForError, toCheckResponse, type CheckOutcome } from "../src/executive/index.js";
-import { encodeCheckResponse } from "../src/executive/check-response-wire.js";
+import { encodeCheckResponse, encodeFresh, templateUses } from "../src/executive/check-response-wire.js";
 import { outcomeForApproved, outcomeForDeferred, outcomeForExecutionDenied } from "../src/executive/response.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -124,5 +124,55 @@ describe("encodeCheckResponse", () => {
     const copy = Buffer.from(a);
     encodeCheckResponse(outcomeForDecision(decision("deny", [ref("p", "BLOCKING")]), "b"));
     expect(a.equals(copy)).toBe(true);
+  });
+});
+
+describe("plain allows from the per-bundle template", () => {
+  // A plain allow (no violations, no waivers) encodes to the same bytes for
+  // a bundle but for the decision id and the eval time, so the encoder copies
+  // the last one's bytes and writes those. Every such answer must be
+  // byte-identical to a fresh encoding, across bundles, revisions, ids of
+  // another length, evaluation times and the other outcomes in between.
+  it("is byte-identical to a fresh encoding for 3,000 outcomes in random order", () => {
+    const r = rng(Number(process.env["FUZZ_SEED"] ?? 99));
+    const bundles = [
+      { name: "mesh", revision: 7, digest: "sha256:" + "ab".repeat(32), keyId: "k1" },
+      { name: "mesh", revision: 8, digest: "sha256:" + "cd".repeat(32), keyId: "k1" },
+      { name: "file-bundle", revision: null, digest: "sha256:" + "ef".repeat(32), keyId: null },
+      // long enough that the metadata's length takes three varint bytes: the template's positions move with it
+      { name: "n".repeat(20000), revision: 1, digest: "sha256:" + "01".repeat(32), keyId: "k2" },
+    ];
+    const hex = () => Math.floor(r() * 16).toString(16);
+    const id = (len: number) => Array.from({ length: len }, hex).join("");
+    let templated = 0;
+    const usesBefore = templateUses();
+    for (let i = 0; i < 3000; i++) {
+      const bundle = bundles[Math.floor(r() * bundles.length)]!;
+      const evalNs = [0, 1, 1234, r() * 1e6, Math.floor(r() * 1e9), 2 ** 53 - 1][Math.floor(r() * 6)]!;
+      const decisionId = r() < 0.9 ? `${id(8)}-${id(4)}-4${id(3)}-a${id(3)}-${id(12)}` : id(1 + Math.floor(r() * 40));
+      const kind = r();
+      let o: CheckOutcome;
+      if (kind < 0.7) o = outcomeForDecision({ effect: "allow", violations: [], waived: [], defaulted: r() < 0.5, bundle, evalNs }, decisionId);
+      else if (kind < 0.8) o = outcomeForDecision({ effect: "allow", violations: [ref("adv", "ADVISORY")], waived: [], defaulted: false, bundle, evalNs }, decisionId);
+      else if (kind < 0.9) o = outcomeForDecision({ effect: "deny", violations: [ref("no", "BLOCKING")], waived: [], defaulted: false, bundle, evalNs }, decisionId);
+      else o = outcomeForError("AECP_EVAL_FAILED", 403, decisionId, { failOpen: r() < 0.5, failStatus: 403 });
+      if (o.plainAllow !== undefined) templated++;
+      const ours = encodeCheckResponse(o);
+      expect(ours.equals(encodeFresh(o))).toBe(true);
+      if (i % 100 === 0) sameAsProtobufjs(o);
+    }
+    expect(templated).toBeGreaterThan(1500);
+    // and the template was used, not refused every time (a refusal falls back to a fresh encoding)
+    expect(templateUses() - usesBefore).toBeGreaterThan(200);
+  });
+
+  it("only plain allows take it: advisories, waivers, approved executions and fail-open allows do not", () => {
+    const bundle = { name: "mesh", revision: 7, digest: "sha256:" + "ab".repeat(32), keyId: "k1" };
+    const d = (violations: PolicyRef[], waived: PolicyRef[]): Decision => ({ effect: "allow", violations, waived, defaulted: false, bundle, evalNs: 5 });
+    expect(outcomeForDecision(d([], []), "x").plainAllow).toBe(bundle);
+    expect(outcomeForDecision(d([ref("a", "ADVISORY")], []), "x").plainAllow).toBeUndefined();
+    expect(outcomeForDecision(d([], [ref("w", "BLOCKING")]), "x").plainAllow).toBeUndefined();
+    expect(outcomeForApproved(d([], []), "x", "exec-1").plainAllow).toBeUndefined();
+    expect(outcomeForError("AECP_INTERNAL", 403, "x", { failOpen: true, failStatus: 403 }).plainAllow).toBeUndefined();
   });
 });

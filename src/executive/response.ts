@@ -15,7 +15,7 @@
 // bundle) so Envoy access logs can join on it. A policy decision is never a
 // gRPC error.
 
-import type { Decision, RequestAttributes } from "../bundle/index.js";
+import type { BundleRef, Decision, RequestAttributes } from "../bundle/index.js";
 import { jsonToStruct, type JsonValue } from "./envoy.js";
 
 /** gRPC status codes used in CheckResponse.status. */
@@ -53,6 +53,14 @@ export interface CheckOutcome {
   };
   /** What telemetry needs to describe the Check (set only when OpenTelemetry is on). */
   observed?: { attrs: RequestAttributes | undefined; decision: Decision | undefined; reason: string | undefined };
+  /**
+   * Set on a plain allow (no violations, no waivers): the bundle that
+   * decided. Such an outcome's wire form depends only on the bundle, the
+   * decision id and the evaluation time, so the gRPC encoder writes it from
+   * a per-bundle template (check-response-wire.ts). Outcomes are not changed
+   * after they are made (only `observed` and `pending` are set later).
+   */
+  plainAllow: BundleRef | undefined;
 }
 
 export interface ResponseOptions {
@@ -84,7 +92,7 @@ function metadataFor(decisionId: string, effect: string, d: Decision | undefined
 }
 
 /** Every allow outcome has this shape: the decision id header (plus extras), no body, status OK. */
-function allowed(decisionId: string, metadata: Record<string, JsonValue>, extraHeaders: Array<[string, string]> = []): CheckOutcome {
+function allowed(decisionId: string, metadata: Record<string, JsonValue>, extraHeaders: Array<[string, string]> = [], plainAllow?: BundleRef): CheckOutcome {
   return {
     decisionId,
     allowed: true,
@@ -94,6 +102,7 @@ function allowed(decisionId: string, metadata: Record<string, JsonValue>, extraH
     metadata,
     grpcCode: GRPC_OK,
     message: "",
+    plainAllow,
   };
 }
 
@@ -115,11 +124,13 @@ function denied(
     metadata,
     grpcCode: GRPC_PERMISSION_DENIED,
     message,
+    plainAllow: undefined,
   };
 }
 
 export function outcomeForDecision(d: Decision, decisionId: string): CheckOutcome {
   if (d.effect === "allow") {
+    if (d.violations.length === 0 && d.waived.length === 0) return allowed(decisionId, metadataFor(decisionId, "allow", d), [], d.bundle);
     const advisory = d.violations.filter((v) => v.enforcement === "ADVISORY").map((v) => v.policy);
     return allowed(decisionId, metadataFor(decisionId, "allow", d), advisory.length > 0 ? [[HEADER_ADVISORY, advisory.join(",")]] : []);
   }
