@@ -177,8 +177,9 @@ describe("evaluation keeps nothing of a request", () => {
   // Map shared by every evaluation and cleared at the next. That Map lived in
   // the old generation, and V8 allocates the tables clear() and rehashing
   // make there too: ~135 bytes of old-generation garbage per request, which
-  // only a mark-compact reclaims. Each evaluation now has its own Map, dropped
-  // when it returns; unknown strings still compare by content within it.
+  // only a mark-compact reclaims. Each evaluation now gives them ids from a
+  // short list cleared when it returns (a fresh Map past 16 strings); unknown
+  // strings still compare by content within it.
   it("gives unknown strings per-evaluation ids and drops them when the evaluation returns", async () => {
     const r = await compile(
       [

@@ -363,14 +363,10 @@ function peer(r: Reader, end: number, rows: number): Peer {
     const n = Math.floor(t / 8);
     const w = t & 7;
     if (n === 1) address(r, r.sub(w), p, rows + PEER_ADDRESS);
-    else if (n === 2) {
-      expectLen(w);
-      p.service = r.memoString(rows + PEER_SERVICE);
-    } else if (n === 3) mapEntry(r, w, (p.labels ??= newMap<string>()));
-    else if (n === 4) {
-      expectLen(w);
-      p.principal = r.memoString(rows + PEER_PRINCIPAL);
-    } else r.skip(w);
+    else if (n === 2) p.service = stringField(r, w, rows + PEER_SERVICE);
+    else if (n === 3) mapEntry(r, w, (p.labels ??= newMap<string>()));
+    else if (n === 4) p.principal = stringField(r, w, rows + PEER_PRINCIPAL);
+    else r.skip(w);
   }
   endOf(r, end);
   return p;
@@ -418,43 +414,43 @@ function headerMap(r: Reader, end: number): Obj[] {
   return headers;
 }
 
+/** A string field (wire type 2), through memo row `row` when one is given. */
+function stringField(r: Reader, wire: number, row = -1): string {
+  expectLen(wire);
+  return row < 0 ? r.string() : r.memoString(row);
+}
+
 function httpRequest(r: Reader, end: number): HttpRequest {
   const h = new HttpRequest();
   while (r.pos < end) {
     const t = r.tag();
     const n = Math.floor(t / 8);
     const w = t & 7;
+    // named stores, one per field: each store site sees one hidden class
     switch (n) {
       case 1:
-        expectLen(w);
-        h.id = r.string();
+        h.id = stringField(r, w);
         break;
       case 2:
-        expectLen(w);
-        h.method = r.memoString(ROW_METHOD);
+        h.method = stringField(r, w, ROW_METHOD);
         break;
       case 3:
         pairEntry(r, w, (h.headerPairs ??= []));
         break;
       case 4:
-        expectLen(w);
-        h.path = r.string();
+        h.path = stringField(r, w);
         break;
       case 5:
-        expectLen(w);
-        h.host = r.memoString(ROW_HOST);
+        h.host = stringField(r, w, ROW_HOST);
         break;
       case 6:
-        expectLen(w);
-        h.scheme = r.memoString(ROW_SCHEME);
+        h.scheme = stringField(r, w, ROW_SCHEME);
         break;
       case 10:
-        expectLen(w);
-        h.protocol = r.memoString(ROW_PROTOCOL);
+        h.protocol = stringField(r, w, ROW_PROTOCOL);
         break;
       case 11:
-        expectLen(w);
-        h.body = r.string();
+        h.body = stringField(r, w);
         break;
       case 12:
         expectLen(w);
