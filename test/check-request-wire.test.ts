@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { mulberry32 } from "./fuzz/prng.js";
 import { isAecpError } from "../src/common/index.js";
 import { attributesFromGrpcCheckRequest, envoyAuthPackageDefinition } from "../src/executive/index.js";
-import { decodeCheckRequest, MalformedCheckRequest, MAX_NESTING } from "../src/executive/check-request-wire.js";
+import { decodeCheckRequest, MalformedCheckRequest, MAX_NESTING, memoContents } from "../src/executive/check-request-wire.js";
 import { attributesFromGrpcFields } from "../src/executive/checkrequest.js";
 import { grpcCheckRequest, type Json } from "./sidecar/convert.js";
 import { deeplyNestedCheckRequest } from "./sidecar/wire.js";
@@ -327,5 +327,18 @@ describe("decodeCheckRequest", () => {
       variants.forEach((v, i) => sameAttributes(req(v, i)));
       [...variants].reverse().forEach((v, i) => sameAttributes(req(v, i)));
     }
+  });
+
+  it("positional memo: credential header values are never remembered", () => {
+    const secrets = { authorization: "Bearer short-secret-token", cookie: "session=abc123", "proxy-authorization": "Basic dXNlcjpwYXNz" };
+    for (let i = 0; i < 3; i++) {
+      const bytes = check.requestSerialize({ attributes: { request: { http: { method: "GET", path: "/", headers: { "x-a": "visible", ...secrets } } } } });
+      sameAttributes(bytes);
+      const attrs = extractOurs(decodeCheckRequest(bytes)) as { headers: Record<string, string> };
+      expect(attrs.headers["authorization"]).toBe(secrets.authorization); // decoded as usual
+    }
+    const held = memoContents();
+    expect(held).toContain("visible");
+    for (const v of Object.values(secrets)) expect(held).not.toContain(v);
   });
 });

@@ -111,8 +111,10 @@ function cachedKey(b: Buffer, start: number, end: number): string {
 // string last decoded there, and returns that same string when the bytes
 // match: a compare over one contiguous row instead of a hash (keys) or a call
 // into C++ and a new string (values). A mismatch decodes as before and takes
-// the row. Per-request values (ids, paths, bodies) are not kept. Bounded:
-// MEMO_ROWS rows of MEMO_ROW_BYTES bytes.
+// the row. Per-request values (ids, paths, bodies) are not kept, nor the
+// values of credential headers (NOT_REMEMBERED): the sidecar holds no
+// request's secrets past its decision. Bounded: MEMO_ROWS rows of
+// MEMO_ROW_BYTES bytes.
 const MEMO_ROW_BYTES = 64;
 const ROW_SOURCE = 0; // + PEER_PRINCIPAL / PEER_ADDRESS / PEER_SERVICE
 const ROW_DESTINATION = 3;
@@ -127,6 +129,9 @@ const MEMO_ENTRIES = 64; // map entries per request remembered (keys and values 
 const ROW_KEYS = 10;
 const ROW_VALUES = ROW_KEYS + MEMO_ENTRIES;
 const MEMO_ROWS = ROW_VALUES + MEMO_ENTRIES;
+/** Header values never remembered (credentials; the decision log masks them too). Names as decoded (lower-case on HTTP/2). */
+const NOT_REMEMBERED = ["authorization", "proxy-authorization", "cookie"] as const;
+const remembered = (key: string): boolean => key !== NOT_REMEMBERED[0] && key !== NOT_REMEMBERED[1] && key !== NOT_REMEMBERED[2];
 const memoBytes = new Uint8Array(MEMO_ROWS * MEMO_ROW_BYTES);
 const memoLens = new Int32Array(MEMO_ROWS).fill(-1);
 const memoStrings: string[] = new Array<string>(MEMO_ROWS).fill("");
@@ -138,6 +143,11 @@ function memoHit(b: Buffer, start: number, end: number, row: number): string | u
   const off = row * MEMO_ROW_BYTES;
   for (let i = 0; i < len; i++) if (memoBytes[off + i] !== b[start + i]) return undefined;
   return memoStrings[row];
+}
+
+/** The strings the memo holds now (tests: no credential is among them). */
+export function memoContents(): readonly string[] {
+  return memoStrings.filter((_, i) => memoLens[i]! >= 0);
 }
 
 function memoSet(b: Buffer, start: number, end: number, row: number, s: string): string {
@@ -339,7 +349,7 @@ function pairEntry(r: Reader, wire: number, pairs: string[]): void {
   while (r.pos < end) {
     const t = r.tag();
     if (t === 10) key = r.key(entry);
-    else if (t === 18) value = entry < MEMO_ENTRIES ? r.memoString(ROW_VALUES + entry) : r.string();
+    else if (t === 18) value = entry < MEMO_ENTRIES && remembered(key) ? r.memoString(ROW_VALUES + entry) : r.string();
     else r.skip(t & 7);
   }
   endOf(r, end);

@@ -344,6 +344,7 @@ class AttributeRules {
   private readonly method: string | undefined;
   private readonly host: string | undefined;
   private readonly scheme: string | undefined;
+  private readonly rawPath: string | undefined;
   private readonly path: string | undefined;
   private readonly query: Record<string, string>;
   private readonly body: unknown;
@@ -386,8 +387,6 @@ class AttributeRules {
     // --- body ------------------------------------------------------------------
     this.body = parseBody(parts, at, headers, maxBodyBytes);
   }
-
-  private readonly rawPath: string | undefined;
 
   attributes(source: PeerAttributes, destination: PeerAttributes, context: Record<string, string>, metadata: Record<string, unknown>): RequestAttributes {
     const p = this.parts;
