@@ -161,6 +161,11 @@ describe("plain allows from the per-bundle template", () => {
       expect(ours.equals(encodeFresh(o))).toBe(true);
       if (i % 100 === 0) sameAsProtobufjs(o);
     }
+    // an id of the template's length with a character beyond ASCII is encoded afresh
+    const plain = (decisionId: string) => outcomeForDecision({ effect: "allow", violations: [], waived: [], defaulted: false, bundle: bundles[0]!, evalNs: 7 }, decisionId);
+    encodeCheckResponse(plain("a".repeat(36)));
+    const odd = plain("é" + "a".repeat(35));
+    expect(encodeCheckResponse(odd).equals(encodeFresh(odd))).toBe(true);
     expect(templated).toBeGreaterThan(1500);
     // and the template was used, not refused every time (a refusal falls back to a fresh encoding)
     expect(templateUses() - usesBefore).toBeGreaterThan(200);

@@ -245,15 +245,23 @@ export function encodeCheckResponse(o: CheckOutcome): Buffer {
     const t = template;
     const evalNs = o.metadata[EVAL_NS];
     const id = o.decisionId;
-    if (t !== undefined && t.ref === ref && id.length === t.idLength && typeof evalNs === "number" && isAscii(id)) {
+    if (t !== undefined && t.ref === ref && id.length === t.idLength && typeof evalNs === "number") {
       const out = Buffer.allocUnsafe(t.bytes.length);
       t.bytes.copy(out);
       const a = t.idAt[0]!;
       const b = t.idAt[1]!;
-      for (let i = 0; i < id.length; i++) out[a + i] = out[b + i] = id.charCodeAt(i);
-      out.writeDoubleLE(evalNs, t.evalAt);
-      templateHits++;
-      return out;
+      // one pass: write the id's bytes, leaving for a fresh encoding at a non-ASCII character
+      let i = 0;
+      for (; i < id.length; i++) {
+        const c = id.charCodeAt(i);
+        if (c > 0x7f) break;
+        out[a + i] = out[b + i] = c;
+      }
+      if (i === id.length) {
+        out.writeDoubleLE(evalNs, t.evalAt);
+        templateHits++;
+        return out;
+      }
     }
   }
   const out = encodeFresh(o, ref !== undefined);
