@@ -172,6 +172,13 @@ describe("keys", () => {
   });
 });
 
+/** One policy file compiled and loaded (it must compile). */
+async function loadPolicies(name: string, text: string): Promise<LoadedBundle> {
+  const r = await compile([{ path: `${name}.policy`, text }], { name, key });
+  expect(r.ok).toBe(true);
+  return LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
+}
+
 describe("evaluation keeps nothing of a request", () => {
   // Regression: strings not in the bundle's dictionary were given ids in one
   // Map shared by every evaluation and cleared at the next. That Map lived in
@@ -181,19 +188,12 @@ describe("evaluation keeps nothing of a request", () => {
   // short list cleared when it returns (a fresh Map past 16 strings); unknown
   // strings still compare by content within it.
   it("gives unknown strings per-evaluation ids and drops them when the evaluation returns", async () => {
-    const r = await compile(
-      [
-        {
-          path: "eq.policy",
-          text: `ATTRIBUTE app.a = request.headers["x-a"]
+    const b = await loadPolicies(
+      "eq",
+      `ATTRIBUTE app.a = request.headers["x-a"]
 ATTRIBUTE app.b = request.headers["x-b"]
 POLICY a_is_b { SCOPE: requests CONSTRAINT: app.a == app.b ENFORCEMENT: BLOCKING }`,
-        },
-      ],
-      { name: "eq", key },
     );
-    expect(r.ok).toBe(true);
-    const b = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
     // nothing of a request is held after an evaluation: no Map, and the list's used entries cleared
     const held = () => {
       const h = b as unknown as { unknown?: Map<string, number>; unknownList: string[]; unknownCount: number };
@@ -227,12 +227,7 @@ POLICY a_is_b { SCOPE: requests CONSTRAINT: app.a == app.b ENFORCEMENT: BLOCKING
     // holds when x-19 equals x-0 (a Map id and a list id) and x-18 equals x-17 (two Map ids)
     const attrsText = Array.from({ length: 20 }, (_, i) => `ATTRIBUTE app.a${i} = request.headers["x-${i}"]`).join("\n");
     const ne = Array.from({ length: 20 }, (_, i) => `app.a${i} != "k"`).join(" AND ");
-    const r = await compile(
-      [{ path: "many.policy", text: `${attrsText}\nPOLICY same { SCOPE: requests CONSTRAINT: ${ne} AND app.a19 == app.a0 AND app.a18 == app.a17 ENFORCEMENT: BLOCKING }` }],
-      { name: "many", key },
-    );
-    expect(r.ok).toBe(true);
-    const b = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
+    const b = await loadPolicies("many", `${attrsText}\nPOLICY same { SCOPE: requests CONSTRAINT: ${ne} AND app.a19 == app.a0 AND app.a18 == app.a17 ENFORCEMENT: BLOCKING }`);
     expect(b.slots.map((x) => x.name)).toEqual(Array.from({ length: 20 }, (_, i) => `app.a${i}`));
     const h = b as unknown as { unknown?: Map<string, number>; unknownList: string[]; unknownCount: number };
     const decide = (same: boolean, round: number) => {
@@ -264,21 +259,12 @@ describe("per-slot memo of the last dictionary match", () => {
   // dictionary strings only (the dictionary's own string objects, so nothing
   // of a request outlives its evaluation).
   it("decides every request as a bundle that never saw the previous one, over random sequences", async () => {
-    const r = await compile(
-      [
-        {
-          path: "m.policy",
-          text: `ATTRIBUTE app.region = request.headers["x-region"]
+    const text = `ATTRIBUTE app.region = request.headers["x-region"]
 ATTRIBUTE app.tenant = request.headers["x-tenant"]
 POLICY eu_only { SCOPE: requests CONSTRAINT: app.region IN ["eu", "eu-west"] ENFORCEMENT: BLOCKING }
-POLICY tenant_match { SCOPE: requests CONSTRAINT: app.tenant == app.region OR app.tenant == "acme" ENFORCEMENT: BLOCKING }`,
-        },
-      ],
-      { name: "memo", key },
-    );
-    expect(r.ok).toBe(true);
-    const memo = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
-    const reference = LoadedBundle.load(r.bundle!, { trustedKeys: trusted });
+POLICY tenant_match { SCOPE: requests CONSTRAINT: app.tenant == app.region OR app.tenant == "acme" ENFORCEMENT: BLOCKING }`;
+    const memo = await loadPolicies("memo", text);
+    const reference = await loadPolicies("memo", text);
     // dictionary strings, strings that are not in it, and equal strings built anew each time
     const values = () => ["eu", "eu-west", "acme", "us", "e", "eu-", "acm", ["e", "u"].join(""), "ac" + "me".slice(0), "", "EU"];
     let seed = 11;
